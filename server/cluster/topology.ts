@@ -1,0 +1,95 @@
+import { join } from 'node:path';
+import type { Catalog } from '../../shared/board.js';
+
+// The embedded default's layout: which processes, on which ports, with which flags.
+// Shared by the cluster supervisor and the test harness, so that tests run exactly
+// what `npm start` runs.
+
+export interface TopologyOptions {
+  host: string;
+  /** The dispatcher's port; the store takes basePort+10, node i takes basePort+10+i. */
+  basePort: number;
+  nodes: number;
+  dataDir: string;
+  catalog: Catalog;
+  leaderElection: boolean;
+  clockSync: boolean;
+  raffle: boolean;
+  raffleEveryN: number;
+  clockSkewMs: Record<string, number>;
+  clockDriftPpm: Record<string, number>;
+  /** Explicit ports (tests pick free ones): overrides basePort. */
+  ports?: Record<string, number>;
+}
+
+export interface ProcessSpec {
+  name: string;
+  role: 'dispatcher' | 'store' | 'node';
+  port: number;
+  url: string;
+  args: string[];
+}
+
+export function nodeIds(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `node-${i + 1}`);
+}
+
+export function clusterTopology(options: TopologyOptions): ProcessSpec[] {
+  const { host } = options;
+  const portOf = (name: string, fallback: number) => options.ports?.[name] ?? fallback;
+  const url = (port: number) => `http://${host}:${port}`;
+  const dispatcherPort = portOf('dispatcher', options.basePort);
+  const storePort = portOf('store', options.basePort + 10);
+  const nodes = nodeIds(options.nodes).map((id, i) => ({ id, port: portOf(id, options.basePort + 11 + i) }));
+  const dispatcherUrl = url(dispatcherPort);
+  const memberFlags = (id: string): string[] => {
+    const flags: string[] = [];
+    if (!options.leaderElection) flags.push('--no-leader-election');
+    if (!options.clockSync) flags.push('--no-clock-sync');
+    if (options.clockSkewMs[id] !== undefined) flags.push('--clock-skew-ms', String(options.clockSkewMs[id]));
+    if (options.clockDriftPpm[id] !== undefined) flags.push('--clock-drift-ppm', String(options.clockDriftPpm[id]));
+    return flags;
+  };
+  const store: ProcessSpec = {
+    name: 'store',
+    role: 'store',
+    port: storePort,
+    url: url(storePort),
+    args: [
+      'store',
+      '--host', host,
+      '--port', String(storePort),
+      '--data-dir', options.dataDir,
+      '--teams', options.catalog.teams.join(','),
+      '--events', options.catalog.events.join(','),
+      ...nodes.flatMap((node) => ['--peer', `${node.id}=${url(node.port)}`]),
+      ...memberFlags('store'),
+    ],
+  };
+  const nodeSpecs: ProcessSpec[] = nodes.map((node) => ({
+    name: node.id,
+    role: 'node',
+    port: node.port,
+    url: url(node.port),
+    args: [
+      'node',
+      '--id', node.id,
+      '--host', host,
+      '--port', String(node.port),
+      '--data-dir', join(options.dataDir, node.id),
+      '--dispatcher', dispatcherUrl,
+      '--peer', `store=${url(storePort)}`,
+      ...nodes.filter((other) => other.id !== node.id).flatMap((other) => ['--peer', `${other.id}=${url(other.port)}`]),
+      ...(options.raffle ? ['--raffle-every', String(options.raffleEveryN)] : ['--no-raffle']),
+      ...memberFlags(node.id),
+    ],
+  }));
+  const dispatcher: ProcessSpec = {
+    name: 'dispatcher',
+    role: 'dispatcher',
+    port: dispatcherPort,
+    url: dispatcherUrl,
+    args: ['dispatcher', '--host', host, '--port', String(dispatcherPort), ...nodes.flatMap((node) => ['--node', `${node.id}=${url(node.port)}`])],
+  };
+  return [store, ...nodeSpecs, dispatcher];
+}

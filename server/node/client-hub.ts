@@ -1,0 +1,290 @@
+import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { CLUSTER_TOPIC, RAFFLE_TOPIC, topicOfChange, type Change } from '../../shared/board.js';
+import {
+  CLIENT_PROTOCOL_VERSION,
+  ClientMessage,
+  CloseCode,
+  type ServerMessage,
+} from '../../shared/client-protocol.js';
+import { compileSchema } from '../compile-schema.js';
+import type { Log } from '../log.js';
+import type { BoardReplica } from './board-replica.js';
+import { TokenBucket } from './rate-limiter.js';
+
+// The browser side of a node: one ClientSession per WebSocket, the topic index, and
+// the fan-out of committed changes. A change is serialised once and the same string
+// is sent to every subscriber of its topic.
+
+export type TicketKind = 'subscribe' | 'snapshot' | 'refresh' | 'read';
+
+export interface ClientHubOptions {
+  nodeId: string;
+  replica: BoardReplica;
+  log: Log;
+  /** The synchronised clock, ms since the Unix epoch. */
+  now: () => number;
+  /** A monotonic clock for rate limits and heartbeats. */
+  monotonicMs: () => number;
+  raffle: { enabled: boolean; everyN: number };
+  /** Each served client request is a raffle ticket. */
+  onTicket: (client: string, kind: TicketKind) => void;
+  /** The state sent to a new subscriber of the raffle and cluster topics. */
+  raffleState: () => unknown;
+  clusterState: () => Record<string, unknown>;
+  maxBufferedBytes?: number;
+  messagesPerS?: number;
+  messageBurst?: number;
+  invalidMessagesMax?: number;
+  heartbeatMs?: number;
+}
+
+const validateClientMessage = compileSchema(ClientMessage);
+
+export class ClientSession {
+  client: string;
+  page = 'unknown';
+  readonly topics = new Set<string>();
+  invalidMessages = 0;
+  alive = true;
+  constructor(
+    readonly socket: WebSocket,
+    readonly address: string,
+    readonly bucket: TokenBucket,
+  ) {
+    this.client = 'c' + randomBytes(8).toString('hex');
+  }
+}
+
+export class ClientHub {
+  private readonly sessions = new Set<ClientSession>();
+  private readonly subscribers = new Map<string, Set<ClientSession>>();
+  private readonly maxBufferedBytes: number;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly options: Required<
+    Pick<ClientHubOptions, 'messagesPerS' | 'messageBurst' | 'invalidMessagesMax' | 'heartbeatMs'>
+  > &
+    ClientHubOptions;
+
+  constructor(options: ClientHubOptions) {
+    this.options = {
+      messagesPerS: 50,
+      messageBurst: 200,
+      invalidMessagesMax: 10,
+      heartbeatMs: 15_000,
+      ...options,
+    };
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    // ws's heartbeat pattern: ping every interval, terminate a client that did not pong since the last one.
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get clientCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Adopts a new connection. Must be called synchronously in the route handler, before any await. */
+  accept(socket: WebSocket, address: string): ClientSession {
+    const session = new ClientSession(
+      socket,
+      address,
+      new TokenBucket(this.options.messagesPerS, this.options.messageBurst, this.options.monotonicMs()),
+    );
+    this.sessions.add(session);
+    socket.on('message', (data, isBinary) => this.receive(session, data, isBinary));
+    socket.on('pong', () => (session.alive = true));
+    socket.on('close', () => this.remove(session));
+    socket.on('error', () => socket.terminate());
+    this.sendWelcome(session);
+    return session;
+  }
+
+  private remove(session: ClientSession): void {
+    if (!this.sessions.delete(session)) return;
+    for (const topic of session.topics) this.subscribers.get(topic)?.delete(session);
+  }
+
+  private receive(session: ClientSession, data: unknown, isBinary: boolean): void {
+    if (!session.bucket.take(this.options.monotonicMs())) {
+      this.send(session, { type: 'error', code: 'OLX_RATE_LIMITED', message: 'too many messages: slow down' });
+      session.socket.close(CloseCode.rateLimited, 'rate limit exceeded');
+      return;
+    }
+    if (isBinary) return this.reject(session, undefined, 'OLX_BAD_MESSAGE', 'binary frames are not accepted: send JSON text');
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : String(data);
+    const parsed = validateClientMessage.parse(text);
+    if (!parsed.ok) {
+      const id = requestIdOf(text);
+      return this.reject(session, id, parsed.error === 'not valid JSON' ? 'OLX_BAD_JSON' : 'OLX_BAD_MESSAGE', parsed.error);
+    }
+    const message = parsed.value;
+    switch (message.type) {
+      case 'hello':
+        if (message.protocol !== CLIENT_PROTOCOL_VERSION) {
+          return this.reject(session, undefined, 'OLX_PROTOCOL', `protocol ${message.protocol} is not supported; this node speaks ${CLIENT_PROTOCOL_VERSION}`);
+        }
+        session.client = message.client;
+        session.page = message.page ?? 'unknown';
+        this.sendWelcome(session);
+        return;
+      case 'subscribe':
+        return this.subscribe(session, message.topics, message.resume, message.id);
+      case 'unsubscribe':
+        for (const topic of message.topics) {
+          session.topics.delete(topic);
+          this.subscribers.get(topic)?.delete(session);
+        }
+        return;
+      case 'refresh': {
+        const { replica } = this.options;
+        this.options.onTicket(session.client, 'refresh');
+        this.send(session, { type: 'snapshot', epoch: replica.epoch!, seq: replica.seq, data: replica.slice(session.topics) });
+        return;
+      }
+      case 'ping':
+        this.send(session, message.id === undefined ? { type: 'pong', serverTime: this.options.now() } : { type: 'pong', id: message.id, serverTime: this.options.now() });
+        return;
+    }
+  }
+
+  private reject(session: ClientSession, id: number | undefined, code: string, message: string): void {
+    session.invalidMessages++;
+    this.send(session, id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message });
+    if (session.invalidMessages > this.options.invalidMessagesMax) {
+      this.options.log('client.closed', { client: session.client, reason: 'invalid messages', count: session.invalidMessages });
+      session.socket.close(CloseCode.invalidMessage, 'too many invalid messages');
+    }
+  }
+
+  private subscribe(
+    session: ClientSession,
+    topics: string[],
+    resume: { epoch: string; seq: number } | undefined,
+    id: number | undefined,
+  ): void {
+    const { replica } = this.options;
+    const known = new Set([...replica.topics(), RAFFLE_TOPIC, CLUSTER_TOPIC]);
+    const unknown = topics.filter((topic) => !known.has(topic));
+    if (unknown.length > 0) {
+      return this.reject(session, id, 'OLX_UNKNOWN_TOPIC', `unknown topic "${unknown[0]}"`);
+    }
+    const added = topics.filter((topic) => !session.topics.has(topic));
+    for (const topic of added) {
+      session.topics.add(topic);
+      let set = this.subscribers.get(topic);
+      if (!set) this.subscribers.set(topic, (set = new Set()));
+      set.add(session);
+    }
+    const boardTopics = new Set(topics.filter((topic) => topic !== RAFFLE_TOPIC && topic !== CLUSTER_TOPIC));
+    const missed = resume && resume.epoch === replica.epoch ? replica.changesAfter(resume.seq, boardTopics) : null;
+    const base = id === undefined ? {} : { id };
+    if (missed) {
+      this.options.onTicket(session.client, 'subscribe');
+      this.send(session, { type: 'subscribed', ...base, topics, mode: 'resumed', missed: missed.length });
+      for (const change of missed) this.send(session, { type: 'change', epoch: replica.epoch!, change });
+    } else {
+      this.options.onTicket(session.client, 'snapshot');
+      this.send(session, { type: 'subscribed', ...base, topics, mode: 'snapshot', missed: 0 });
+      this.send(session, { type: 'snapshot', epoch: replica.epoch!, seq: replica.seq, data: replica.slice(boardTopics) });
+    }
+    if (topics.includes(RAFFLE_TOPIC)) this.send(session, { type: 'raffle', state: this.options.raffleState() as never });
+    if (topics.includes(CLUSTER_TOPIC)) this.send(session, { type: 'cluster', state: this.options.clusterState() });
+    this.options.log('client.subscribed', { client: session.client, topics: topics.length, mode: missed ? 'resumed' : 'snapshot', missed: missed?.length ?? 0 });
+  }
+
+  private sendWelcome(session: ClientSession): void {
+    const { replica } = this.options;
+    this.send(session, {
+      type: 'welcome',
+      protocol: CLIENT_PROTOCOL_VERSION,
+      node: this.options.nodeId,
+      client: session.client,
+      epoch: replica.epoch!,
+      seq: replica.seq,
+      catalog: replica.catalog,
+      raffle: this.options.raffle,
+      serverTime: this.options.now(),
+    });
+  }
+
+  /** Sends every subscriber of the change's topic the same serialised frame. */
+  publish(change: Change): void {
+    const subscribers = this.subscribers.get(topicOfChange(change));
+    if (!subscribers || subscribers.size === 0) return;
+    const frame = JSON.stringify({ type: 'change', epoch: this.options.replica.epoch, change });
+    for (const session of subscribers) this.sendFrame(session, frame);
+  }
+
+  /** Sends a message to every subscriber of a topic (raffle, cluster). */
+  publishTo(topic: string, message: ServerMessage): void {
+    const subscribers = this.subscribers.get(topic);
+    if (!subscribers || subscribers.size === 0) return;
+    const frame = JSON.stringify(message);
+    for (const session of subscribers) this.sendFrame(session, frame);
+  }
+
+  /** Sends a message to every session of one client id (a client may have several tabs). */
+  sendToClient(client: string, message: ServerMessage): number {
+    let sent = 0;
+    const frame = JSON.stringify(message);
+    for (const session of this.sessions) {
+      if (session.client === client) {
+        this.sendFrame(session, frame);
+        sent++;
+      }
+    }
+    return sent;
+  }
+
+  send(session: ClientSession, message: ServerMessage): void {
+    this.sendFrame(session, JSON.stringify(message));
+  }
+
+  private sendFrame(session: ClientSession, frame: string): void {
+    const socket = session.socket;
+    if (socket.readyState !== 1) return;
+    // A client that does not read must not make the node's memory grow: past the
+    // bound it is disconnected with a reason, and resumes from its position later.
+    if (socket.bufferedAmount > this.maxBufferedBytes) {
+      this.options.log('client.closed', { client: session.client, reason: 'slow consumer', bufferedBytes: socket.bufferedAmount });
+      this.remove(session);
+      socket.close(CloseCode.slowConsumer, 'slow consumer: outbound queue full');
+      return;
+    }
+    socket.send(frame);
+  }
+
+  private checkHeartbeats(): void {
+    for (const session of this.sessions) {
+      if (!session.alive) {
+        this.options.log('client.closed', { client: session.client, reason: 'heartbeat timeout' });
+        this.remove(session);
+        session.socket.terminate();
+        continue;
+      }
+      session.alive = false;
+      session.socket.ping();
+    }
+  }
+
+  /** Closes every client with "going away" so that they reconnect elsewhere at once. */
+  closeAll(code: number = CloseCode.goingAway, reason = 'node shutting down'): void {
+    clearInterval(this.heartbeat);
+    for (const session of this.sessions) session.socket.close(code, reason);
+  }
+}
+
+/** Best effort: the request id of an invalid message, so that the error can name its request. */
+function requestIdOf(text: string): number | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === 'object' && 'id' in value) {
+      const id = (value as { id: unknown }).id;
+      if (Number.isInteger(id) && (id as number) >= 0 && (id as number) < 2 ** 31) return id as number;
+    }
+  } catch {
+    // not JSON: no id to name
+  }
+  return undefined;
+}

@@ -1,0 +1,93 @@
+import type { StoreMessage } from '../../shared/peer/store.js';
+import { CHANGES_PER_MESSAGE_MAX } from '../../shared/peer/store.js';
+import { OlympixError } from '../errors.js';
+import type { Log } from '../log.js';
+import type { SqliteStore } from './sqlite-store.js';
+
+// The store's side of its links to the nodes: commits writes, answers each with its
+// result, and streams every committed change to every node in sequence order. The
+// database calls are synchronous, so a catch-up and the live stream never interleave.
+
+export interface StoreServiceOptions {
+  store: SqliteStore;
+  log: Log;
+  /** Sends to one node; false when its link is down. */
+  send: (node: string, message: StoreMessage) => boolean;
+  /** Sends to every node whose link is up. */
+  broadcast: (message: StoreMessage) => void;
+  /** Past this many missed changes a node gets a snapshot instead of the changes. */
+  catchUpLimit?: number;
+}
+
+export class StoreService {
+  private readonly catchUpLimit: number;
+  writesCommitted = 0;
+  writesRefused = 0;
+
+  constructor(private readonly options: StoreServiceOptions) {
+    this.catchUpLimit = options.catchUpLimit ?? 5000;
+  }
+
+  receive(node: string, message: StoreMessage): void {
+    switch (message.type) {
+      case 'store.write':
+        return this.write(node, message);
+      case 'store.sync':
+        return this.sync(node, message.epoch, message.seq);
+      default:
+        this.options.log('store.unexpected', { from: node, type: message.type });
+    }
+  }
+
+  private write(node: string, message: Extract<StoreMessage, { type: 'store.write' }>): void {
+    const { store, log, send, broadcast } = this.options;
+    let result;
+    try {
+      result = store.write(message.writeId, message.write, message.updatedAt, node);
+    } catch (error) {
+      this.writesRefused++;
+      const known = error instanceof OlympixError;
+      if (!known) log('store.write-failed', { from: node, error: String(error) });
+      send(node, {
+        type: 'store.write-result',
+        requestId: message.requestId,
+        ok: false,
+        code: known ? error.code : 'OLX_STORE_FAILED',
+        message: known ? error.message : 'the store could not commit the write',
+      });
+      return;
+    }
+    const { change, duplicate } = result;
+    if (!duplicate) {
+      this.writesCommitted++;
+      log('store.write-committed', { seq: change.seq, kind: change.kind, from: node });
+      broadcast({ type: 'store.changes', epoch: store.epoch, changes: [change], live: true });
+    } else {
+      log('store.write-duplicate', { seq: change.seq, from: node, writeId: message.writeId });
+    }
+    send(node, { type: 'store.write-result', requestId: message.requestId, ok: true, change });
+  }
+
+  private sync(node: string, epoch: string | null, seq: number): void {
+    const { store, log, send } = this.options;
+    const resumable = epoch === store.epoch && seq <= store.seq && store.seq - seq <= this.catchUpLimit;
+    if (!resumable) {
+      const snapshot = store.snapshot();
+      send(node, { type: 'store.snapshot', ...snapshot });
+      send(node, { type: 'store.changes', epoch: store.epoch, changes: [], live: true });
+      log('store.sync', { node, mode: 'snapshot', seq: snapshot.seq });
+      return;
+    }
+    let position = seq;
+    let sent = 0;
+    for (;;) {
+      const changes = store.changesAfter(position, CHANGES_PER_MESSAGE_MAX);
+      const live = changes.length < CHANGES_PER_MESSAGE_MAX;
+      send(node, { type: 'store.changes', epoch: store.epoch, changes, live });
+      sent += changes.length;
+      if (live) break;
+      position = changes[changes.length - 1]!.seq;
+    }
+    log('store.sync', { node, mode: 'changes', from: seq, count: sent });
+  }
+}
