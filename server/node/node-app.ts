@@ -91,7 +91,15 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     onSnapshot: () => log('node.ready', { seq: replica.seq, epoch: replica.epoch }),
   });
 
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024, routerOptions: { maxParamLength: 200 }, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+    // Fastify's default silently strips unknown fields and coerces types; a write with
+    // a field we do not know is more likely a mistake the sender should hear about.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
   installErrorHandler(app, log);
   // Writes are JSON; anything else is 415, not a confusing schema error.
   app.removeContentTypeParser('text/plain');
