@@ -4,8 +4,12 @@ import { Type, type Static } from '@sinclair/typebox';
 // the synchronised-clock time it was last updated at (null = never, not 1970).
 
 export const NAME_MAX_LENGTH = 64;
-/** A team or event name: printable, no leading/trailing space, no slash (it appears in URLs and topics). */
-export const NAME_PATTERN = '^[^\\s/:\\x00-\\x1f\\x7f](?:[^/:\\x00-\\x1f\\x7f]*[^\\s/:\\x00-\\x1f\\x7f])?$';
+/**
+ * A team or event name: printable, no leading/trailing space, no slash or colon (it
+ * appears in URLs and topics), and not "__proto__", which would reach an object's
+ * prototype where names are used as keys.
+ */
+export const NAME_PATTERN = '^(?!__proto__$)[^\\s/:\\x00-\\x1f\\x7f](?:[^/:\\x00-\\x1f\\x7f]*[^\\s/:\\x00-\\x1f\\x7f])?$';
 export const Name = Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: NAME_PATTERN });
 
 export const MEDALS = ['gold', 'silver', 'bronze'] as const;
@@ -104,11 +108,12 @@ export function emptyTally(): MedalTally {
 
 /** Applies a change to board data in place; used by nodes and browsers alike. */
 export function applyChange(board: BoardData, change: Change): void {
+  // Object.hasOwn, not ??=: a team called "constructor" must not find Object.prototype's.
   if (change.kind === 'medal') {
-    const tally = (board.medals[change.team] ??= emptyTally());
+    const tally = Object.hasOwn(board.medals, change.team) ? board.medals[change.team]! : (board.medals[change.team] = emptyTally());
     tally[change.medal] = { value: change.count, updatedAt: change.updatedAt };
   } else {
-    const scores = (board.scores[change.event] ??= {});
+    const scores = Object.hasOwn(board.scores, change.event) ? board.scores[change.event]! : (board.scores[change.event] = {});
     for (const [team, score] of Object.entries(change.scores)) {
       scores[team] = { value: score, updatedAt: change.updatedAt };
     }

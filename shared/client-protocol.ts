@@ -184,6 +184,10 @@ export const ScoreSetBody = Type.Object(
 );
 export type ScoreSetBody = Static<typeof ScoreSetBody>;
 
+/** The 200 answer to a write: the committed change and its sequence number. */
+export const WriteAccepted = Type.Object({ ok: Type.Literal(true), seq: Type.Integer({ minimum: 1 }), change: Change });
+export type WriteAccepted = Static<typeof WriteAccepted>;
+
 /** What the dispatcher answers to GET /api/assign. */
 export const Assignment = Type.Object({
   node: Type.String(),
