@@ -109,7 +109,7 @@ export const HELP = {
   --secret-file FILE    the cluster secret (or env OLYMPIX_CLUSTER_SECRET)
   --clock-skew-ms MS    start with this clock error (demos and tests)
   --clock-drift-ppm PPM run the clock this much fast (+) or slow (-)
-  --no-leader-election  keep a fixed leader (the first member by id)
+  --no-leader-election  keep a fixed leader: the member with the highest id (the store)
   --no-clock-sync       never adjust clocks`,
   node: `olympix node — a frontend node: browser WebSockets, pull API, writes, peer mesh
 

@@ -1,4 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ClockMessage } from './peer/clock.js';
+import { ElectionMessage } from './peer/election.js';
 import { StoreMessage } from './peer/store.js';
 
 // Every message that crosses a peer link, as one union: the mesh validates each
@@ -6,5 +8,10 @@ import { StoreMessage } from './peer/store.js';
 
 export const PEER_PROTOCOL_VERSION = 1;
 
-export const PeerMessage = Type.Union([StoreMessage]);
+export const PeerMessage = Type.Union([StoreMessage, ElectionMessage, ClockMessage]);
 export type PeerMessage = Static<typeof PeerMessage>;
+
+/** Messages of the node <-> store data path (writes and the change stream). */
+export function isStoreMessage(message: PeerMessage): message is StoreMessage {
+  return message.type.startsWith('store.');
+}

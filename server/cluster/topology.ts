@@ -46,8 +46,9 @@ export function clusterTopology(options: TopologyOptions): ProcessSpec[] {
     const flags: string[] = [];
     if (!options.leaderElection) flags.push('--no-leader-election');
     if (!options.clockSync) flags.push('--no-clock-sync');
-    if (options.clockSkewMs[id] !== undefined) flags.push('--clock-skew-ms', String(options.clockSkewMs[id]));
-    if (options.clockDriftPpm[id] !== undefined) flags.push('--clock-drift-ppm', String(options.clockDriftPpm[id]));
+    // --flag=value: a negative number as a separate argument would read as a flag.
+    if (options.clockSkewMs[id] !== undefined) flags.push(`--clock-skew-ms=${options.clockSkewMs[id]}`);
+    if (options.clockDriftPpm[id] !== undefined) flags.push(`--clock-drift-ppm=${options.clockDriftPpm[id]}`);
     return flags;
   };
   const store: ProcessSpec = {

@@ -40,6 +40,8 @@ export interface NodeAppOptions {
   onTicket?: (client: string, kind: TicketKind) => void;
   raffleState?: () => unknown;
   clusterState?: () => Record<string, unknown>;
+  /** False until the node may serve clients (its clock synchronised); default always true. */
+  serving?: () => boolean;
   /** Extra fields for /api/health (leader, clock...). */
   health?: () => Record<string, unknown>;
   maxClientBufferedBytes?: number;
@@ -127,6 +129,7 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     return typeof header === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(header) ? header : `ip-${request.ip}`;
   };
   const ticket = (request: FastifyRequest): void => onTicket(clientOf(request), 'read');
+  const serving = options.serving ?? (() => true);
   const requireReady = (): void => {
     if (!replica.ready) throw Errors.storeUnavailable('this node has not loaded the board from the store yet');
   };
@@ -165,7 +168,7 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
       },
     },
     (socket, request) => {
-      if (!replica.ready) {
+      if (!replica.ready || !serving()) {
         socket.close(CloseCode.notReady, 'node not ready: ask the dispatcher for another');
         return;
       }
@@ -208,7 +211,7 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
   });
   app.get('/api/health', async () => ({
     node: options.id,
-    ready: replica.ready && storeClient.connected,
+    ready: replica.ready && storeClient.connected && serving(),
     store: storeClient.connected ? 'up' : 'down',
     clients: hub.clientCount,
     seq: replica.seq,

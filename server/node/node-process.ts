@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
-import type { PeerMessage } from '../../shared/peer-protocol.js';
+import { isStoreMessage, type PeerMessage } from '../../shared/peer-protocol.js';
+import { SlewingClock } from '../algorithms/slewing-clock.js';
+import { MemberRuntime } from '../member/member-runtime.js';
 import type { StoreMessage } from '../../shared/peer/store.js';
 import type { NodeConfig } from '../config.js';
 import type { Log } from '../log.js';
@@ -23,9 +25,25 @@ const STORE_ID = 'store';
 export async function startNode(config: NodeConfig, log: Log): Promise<RunningNode> {
   const storeMember = config.peers.find((peer) => peer.id === STORE_ID);
   if (!storeMember) throw new Error(`node ${config.id} needs --peer store=URL`);
-  const clock = systemClock({ skewMs: config.clockSkewMs, driftPpm: config.clockDriftPpm });
+  const base = systemClock({ skewMs: config.clockSkewMs, driftPpm: config.clockDriftPpm });
+  // Every "last updated at" this node stamps comes from this synchronised clock.
+  const clock = new SlewingClock({ base });
   const mesh = createPeerMesh(config.id, config.peers, config.secret, log);
   const incarnation = randomBytes(6).toString('hex');
+  const runtime = new MemberRuntime({
+    id: config.id,
+    members: [config.id, ...config.peers.map((peer) => peer.id)],
+    mesh,
+    clock,
+    base,
+    log,
+    dataDir: config.dataDir,
+    leaderElection: config.leaderElection,
+    clockSync: config.clockSync,
+  });
+  // A node serves nobody before its clock is synchronised (so that a large start-up
+  // error can be stepped once), or before a bound, since a time daemon may not come.
+  let serving = false;
 
   const node = await buildNodeApp({
     id: config.id,
@@ -38,7 +56,8 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     allowedOrigins: new Set(config.allowedOrigins),
     historyLimit: config.historyLimit,
     raffle: { enabled: config.raffle, everyN: config.raffleEveryN },
-    health: () => ({ role: 'node', links: mesh.links() }),
+    serving: () => serving,
+    health: () => ({ role: 'node', links: mesh.links(), member: runtime.status() }),
   });
 
   mesh.on('up', (peer) => {
@@ -50,12 +69,20 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     if (peer === STORE_ID) node.storeClient.linkClosed();
   });
   mesh.on('message', (peer, message: PeerMessage) => {
-    if (peer === STORE_ID && message.type.startsWith('store.')) node.storeClient.receive(message);
+    if (isStoreMessage(message)) {
+      if (peer === STORE_ID) node.storeClient.receive(message);
+    } else runtime.receive(peer, message);
   });
 
   attachToHttpServer(node.upgrades.emitterFor('/peer') as unknown as HttpServer, mesh, '/peer');
   await node.app.listen({ host: config.host, port: config.port });
   mesh.start();
+  runtime.start();
+  void runtime.waitForFirstSync(3000).then((synced) => {
+    clock.markServing();
+    serving = true;
+    log('node.serving', { clockSynced: synced, offsetMs: clock.offsetMs() });
+  });
   const address = node.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;
@@ -64,6 +91,7 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     url,
     node,
     async close() {
+      runtime.close();
       await mesh.close();
       await node.close();
     },

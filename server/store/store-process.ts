@@ -1,11 +1,14 @@
 import Fastify from 'fastify';
 import type { Server as HttpServer } from 'node:http';
-import type { PeerMessage } from '../../shared/peer-protocol.js';
+import { isStoreMessage, type PeerMessage } from '../../shared/peer-protocol.js';
+import { SlewingClock } from '../algorithms/slewing-clock.js';
 import type { StoreConfig } from '../config.js';
 import { installErrorHandler } from '../http-errors.js';
 import type { Log } from '../log.js';
 import { attachToHttpServer } from '../mesh/peer-mesh.js';
+import { MemberRuntime } from '../member/member-runtime.js';
 import { createPeerMesh } from '../peer-mesh-factory.js';
+import { systemClock } from '../process-clock.js';
 import { routeUpgrades } from '../upgrade-router.js';
 import { SqliteStore } from './sqlite-store.js';
 import { StoreService } from './store-service.js';
@@ -29,8 +32,22 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
     send: (node, message) => mesh.send(node, message),
     broadcast: (message) => mesh.broadcast(message, (peer) => nodeIds.has(peer)),
   });
+  const base = systemClock({ skewMs: config.clockSkewMs, driftPpm: config.clockDriftPpm });
+  const clock = new SlewingClock({ base });
+  const runtime = new MemberRuntime({
+    id: config.id,
+    members: [config.id, ...config.peers.map((peer) => peer.id)],
+    mesh,
+    clock,
+    base,
+    log,
+    dataDir: config.dataDir,
+    leaderElection: config.leaderElection,
+    clockSync: config.clockSync,
+  });
   mesh.on('message', (peer, message: PeerMessage) => {
-    if (message.type.startsWith('store.')) service.receive(peer, message);
+    if (isStoreMessage(message)) service.receive(peer, message);
+    else runtime.receive(peer, message);
   });
   mesh.on('up', (peer) => log('peer.up', { peer }));
   mesh.on('down', (peer, reason) => log('peer.down', { peer, reason }));
@@ -38,18 +55,22 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   const app = Fastify({ logger: false, bodyLimit: 1024 });
   installErrorHandler(app, log);
   app.get('/api/health', async () => ({
-    member: config.id,
+    id: config.id,
     role: 'store',
     epoch: store.epoch,
     seq: store.seq,
     writesCommitted: service.writesCommitted,
     links: mesh.links(),
+    member: runtime.status(),
   }));
   app.get('/api/state', async () => store.snapshot());
   const router = routeUpgrades(app.server);
   attachToHttpServer(router.emitterFor('/peer') as unknown as HttpServer, mesh, '/peer');
   await app.listen({ host: config.host, port: config.port });
   mesh.start();
+  runtime.start();
+  // The store stamps nothing, but its clock is one of the ensemble: it may step once at start.
+  void runtime.waitForFirstSync(3000).then(() => clock.markServing());
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;
@@ -57,6 +78,7 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   return {
     url,
     async close() {
+      runtime.close();
       await mesh.close();
       await app.close();
       store.close();
