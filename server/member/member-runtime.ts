@@ -45,11 +45,11 @@ export interface MemberStatus {
   term: number;
   election: ReturnType<ElectionMachine['status']>;
   /**
-   * nowMs is the synchronised clock; hostMs the host's clock without any injected
-   * error, read at the same instant. On one machine their difference is this member's
-   * exact error, and differences of errors are exact pairwise skews.
+   * nowMs is the synchronised clock; monotonicMs the host's CLOCK_MONOTONIC (the same
+   * for every process on one machine), read at the same instant. For two members on one
+   * host, (nowMs - monotonicMs) of one minus that of the other is their exact skew.
    */
-  clock: ReturnType<BerkeleyClock['status']> & { nowMs: number; hostMs: number };
+  clock: ReturnType<BerkeleyClock['status']> & { nowMs: number; monotonicMs: number };
 }
 
 export class MemberRuntime {
@@ -234,7 +234,7 @@ export class MemberRuntime {
       leader: this.leaderValue,
       term: this.termValue,
       election: this.election.status(),
-      clock: { ...this.clockSync.status(), nowMs: this.options.clock.nowMs(), hostMs: performance.timeOrigin + performance.now() },
+      clock: { ...this.clockSync.status(), nowMs: this.options.clock.nowMs(), monotonicMs: Number(process.hrtime.bigint()) / 1e6 },
     };
   }
 

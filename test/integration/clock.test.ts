@@ -5,11 +5,12 @@ import { ClusterHarness, waitFor } from '../support/cluster-harness.js';
 // Berkeley clock synchronisation on real processes, like the seed's clock test: the
 // store and three nodes start with clocks up to ±5 s apart and drifting; once
 // synchronised, every pair must agree within 25 ms. On one machine the true time is
-// known, so each member's error is exact: its synchronised time minus the host clock,
-// read at the same instant inside the process (hostMs in /api/health).
+// known: each member reports its synchronised time and the host's CLOCK_MONOTONIC read
+// at the same instant, so the difference of two members' (now - monotonic) is their
+// exact skew, whatever the request latency.
 
 interface ClockHealth {
-  member: { leader: string | null; term: number; clock: { nowMs: number; hostMs: number; synced: boolean; offsetMs: number } };
+  member: { leader: string | null; term: number; clock: { nowMs: number; monotonicMs: number; synced: boolean; offsetMs: number } };
 }
 
 const MEMBERS = ['store', 'node-1', 'node-2', 'node-3'];
@@ -18,7 +19,7 @@ async function errors(cluster: ClusterHarness): Promise<Record<string, number>> 
   const result: Record<string, number> = {};
   for (const member of MEMBERS) {
     const health = (await cluster.get(member, '/api/health')).body as unknown as ClockHealth;
-    result[member] = health.member.clock.nowMs - health.member.clock.hostMs;
+    result[member] = health.member.clock.nowMs - health.member.clock.monotonicMs;
   }
   return result;
 }
@@ -61,9 +62,6 @@ describe('Berkeley clock synchronisation on a real cluster', () => {
     const health = (await cluster.get('node-2', '/api/health')).body as unknown as ClockHealth;
     // node-2 started 5 s behind: a stamp from its unsynchronised clock would be ~5 s off.
     assert.ok(Math.abs(updatedAt - health.member.clock.nowMs) < 1000, 'stamped with node-2 synchronised clock');
-    const errorsNow = await errors(cluster);
-    const ensembleMs = health.member.clock.hostMs + errorsNow['node-2']!;
-    assert.ok(Math.abs(updatedAt - ensembleMs) < 2000);
   });
 
   test('a change of leader does not disturb the clocks', async () => {
@@ -80,7 +78,7 @@ describe('Berkeley clock synchronisation on a real cluster', () => {
       const errorsMs: Record<string, number> = {};
       for (const member of survivors) {
         const health = (await cluster.get(member, '/api/health')).body as unknown as ClockHealth;
-        errorsMs[member] = health.member.clock.nowMs - health.member.clock.hostMs;
+        errorsMs[member] = health.member.clock.nowMs - health.member.clock.monotonicMs;
       }
       assert.ok(largestPairwiseSkewMs(errorsMs) < 25, `skew after the leader change: ${JSON.stringify(errorsMs)}`);
     }

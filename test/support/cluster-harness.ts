@@ -28,6 +28,8 @@ export interface HarnessOptions {
 
 export interface LogLine {
   event: string;
+  /** When the harness read the line (performance.now() of this process): pipes add well under a millisecond. */
+  receivedMs: number;
   [field: string]: unknown;
 }
 
@@ -114,6 +116,7 @@ export class ClusterHarness {
         if (!line.startsWith('{')) return;
         try {
           const parsed = JSON.parse(line) as LogLine;
+          parsed.receivedMs = performance.now();
           let lines = this.logs.get(name);
           if (!lines) this.logs.set(name, (lines = []));
           lines.push(parsed);
