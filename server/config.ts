@@ -176,6 +176,12 @@ export function numberFlag(value: string | undefined, name: string, fallback: nu
   return number;
 }
 
+function dataDirFlag(value: string | undefined): string {
+  if (value === undefined) return './data';
+  if (value.trim() === '') throw new ConfigError('--data-dir must name a directory, got an empty value');
+  return value;
+}
+
 function hostFlag(value: string | undefined): string {
   const host = value ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host)) throw new ConfigError(`--host must be a host name or address, got "${host}"`);
@@ -250,7 +256,7 @@ function common(values: Record<string, unknown>, defaultPort: number): CommonCon
   return {
     host: hostFlag(get('host')),
     port: integerFlag(get('port'), 'port', defaultPort, 0, 65535),
-    dataDir: get('data-dir') ?? './data',
+    dataDir: dataDirFlag(get('data-dir')),
     clockSkewMs: numberFlag(get('clock-skew-ms'), 'clock-skew-ms', 0, -86_400_000, 86_400_000),
     clockDriftPpm: numberFlag(get('clock-drift-ppm'), 'clock-drift-ppm', 0, -10_000, 10_000),
     leaderElection: values['no-leader-election'] !== true,
@@ -261,7 +267,9 @@ function common(values: Record<string, unknown>, defaultPort: number): CommonCon
 
 export function parseStoreConfig(args: string[], env: NodeJS.ProcessEnv): StoreConfig {
   const values = parse(args, { ...memberOptions, ...catalogOptions });
+  // The nodes find the store by this id (--peer store=URL): it is not a free choice.
   const id = values.id ?? 'store';
+  if (id !== 'store') throw new ConfigError(`--id of the store must be "store" (the nodes know it by that id), got "${id}"`);
   return {
     ...common(values, 4010),
     id,
@@ -336,7 +344,7 @@ export function parseClusterConfig(args: string[], env: NodeJS.ProcessEnv): Clus
     host: hostFlag(values.host),
     port: integerFlag(values.port, 'port', 4000, 1, 65535 - 20),
     nodes: integerFlag(values.nodes, 'nodes', 3, 1, 9),
-    dataDir: values['data-dir'] ?? './data',
+    dataDir: dataDirFlag(values['data-dir']),
     catalog: parseCatalog(values),
     token: hasToken ? readSecret(env, 'OLYMPIX_WRITE_TOKEN', values['token-file'], 'write token') : null,
     leaderElection: values['no-leader-election'] !== true,

@@ -24,6 +24,7 @@ export const Errors = {
   conflict: (message: string) => new OlympixError('OLX_CONFLICT', 409, message),
   rateLimited: () => new OlympixError('OLX_RATE_LIMITED', 429, 'too many requests'),
   storeUnavailable: (why: string) => new OlympixError('OLX_STORE_UNAVAILABLE', 503, `the store is unavailable: ${why}`),
+  notServing: () => new OlympixError('OLX_NOT_SERVING', 503, 'this node is starting: its clock is not synchronised yet'),
   noNode: () => new OlympixError('OLX_NO_NODE', 503, 'no healthy node is available'),
   raffleDisabled: () => new OlympixError('OLX_RAFFLE_DISABLED', 409, 'the raffle is disabled on this cluster'),
 } as const;

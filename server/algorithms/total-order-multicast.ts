@@ -848,7 +848,8 @@ export class TotalOrderMulticast<P = unknown, S = unknown> implements StateMachi
     this.tryDeliver(false);
     if (!this.eagerAck) return;
     if (this.ready) this.flushPending();
-    if (this.delivered - this.deliveredAtLastAck >= this.maxUnstable >> 2) this.ackDue = true;
+    // Senders' windows open on our delivered counts: announce them after a quarter window.
+    if (this.delivered - this.deliveredAtLastAck >= Math.max(1, this.maxUnstable >> 2)) this.ackDue = true;
     if (this.ackDue) this.sendAcks(false);
   }
 
@@ -998,9 +999,11 @@ export class TotalOrderMulticast<P = unknown, S = unknown> implements StateMachi
     return this.streams.map((stream) => stream.deliveredSeq);
   }
 
+  /** Own tickets sent and not yet delivered by some member, this one included: the send window. */
   private ownUnstable(): number {
-    const next = this.streams[this.self]!.next;
-    let lowest = next;
+    const own = this.streams[this.self]!;
+    const next = own.next;
+    let lowest = own.deliveredSeq;
     for (let q = 0; q < this.members.length; q++) if (q !== this.self && this.peerDeliveredMine[q]! < lowest) lowest = this.peerDeliveredMine[q]!;
     return next - lowest;
   }

@@ -208,6 +208,17 @@ export class ClientHub {
     });
   }
 
+  /** After the replica was replaced by a snapshot: every session gets a snapshot of its topics. */
+  resnapshotAll(): void {
+    const { replica } = this.options;
+    if (!replica.ready) return;
+    for (const session of this.sessions) {
+      const boardTopics = new Set([...session.topics].filter((topic) => topic !== RAFFLE_TOPIC && topic !== CLUSTER_TOPIC));
+      if (boardTopics.size === 0) continue;
+      this.send(session, { type: 'snapshot', epoch: replica.epoch!, seq: replica.seq, data: replica.slice(boardTopics) });
+    }
+  }
+
   /** Sends every subscriber of the change's topic the same serialised frame. */
   publish(change: Change): void {
     const subscribers = this.subscribers.get(topicOfChange(change));

@@ -90,7 +90,12 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     channel: { send: options.sendToStore },
     log,
     onChange: (change: Change) => hub.publish(change),
-    onSnapshot: () => log('node.ready', { seq: replica.seq, epoch: replica.epoch }),
+    onSnapshot: () => {
+      log('node.snapshot-loaded', { seq: replica.seq, epoch: replica.epoch, clients: hub.clientCount });
+      // The history restarted: pages' positions may now fall in a hole. Every page
+      // gets a fresh snapshot of its topics, so none keeps stale values.
+      hub.resnapshotAll();
+    },
   });
 
   const app = Fastify({
@@ -132,6 +137,7 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
   const serving = options.serving ?? (() => true);
   const requireReady = (): void => {
     if (!replica.ready) throw Errors.storeUnavailable('this node has not loaded the board from the store yet');
+    if (!serving()) throw Errors.notServing();
   };
 
   // CORS for the pages, which the dispatcher serves from another origin: only

@@ -17,8 +17,9 @@ export class TokenBucket {
 
   /** Takes one token if there is one. */
   take(nowMs: number): boolean {
+    // A clock that went backwards credits nothing, and the time is not counted twice later.
     const elapsedMs = Math.max(0, nowMs - this.lastMs);
-    this.lastMs = nowMs;
+    this.lastMs = Math.max(this.lastMs, nowMs);
     this.tokens = Math.min(this.burst, this.tokens + (elapsedMs * this.ratePerS) / 1000);
     if (this.tokens < 1) return false;
     this.tokens -= 1;
