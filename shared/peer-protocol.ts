@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ClockMessage } from './peer/clock.js';
 import { ElectionMessage } from './peer/election.js';
+import { MulticastMessage } from './peer/multicast.js';
 import { StoreMessage } from './peer/store.js';
 
 // Every message that crosses a peer link, as one union: the mesh validates each
@@ -8,7 +9,7 @@ import { StoreMessage } from './peer/store.js';
 
 export const PEER_PROTOCOL_VERSION = 1;
 
-export const PeerMessage = Type.Union([StoreMessage, ElectionMessage, ClockMessage]);
+export const PeerMessage = Type.Union([StoreMessage, ElectionMessage, ClockMessage, MulticastMessage]);
 export type PeerMessage = Static<typeof PeerMessage>;
 
 /** Messages of the node <-> store data path (writes and the change stream). */

@@ -26,7 +26,8 @@ export interface RaffleOptions {
 export type RaffleEvent =
   | { type: 'entered'; entry: RaffleEntry }
   | { type: 'winner'; winner: RaffleWinner }
-  | { type: 'reopened'; round: number; by: MemberId };
+  | { type: 'reopened'; round: number; by: MemberId }
+  | { type: 'started'; generation: string; by: MemberId };
 
 /** A 32-bit seed for the draw from the close's seed and its position in the total order. */
 export function drawSeed(seed: number, closeIndex: number): number {
@@ -47,6 +48,7 @@ export class Raffle {
   private entryList: RaffleEntry[] = [];
   private overflow = 0;
   private drawn: RaffleWinner | null = null;
+  private generationValue: string | null = null;
 
   constructor(options: RaffleOptions = {}) {
     this.every = options.every ?? 100;
@@ -63,6 +65,12 @@ export class Raffle {
    */
   apply(payload: MulticastPayload, index: number, sender: MemberId): RaffleEvent | null {
     switch (payload.kind) {
+      case 'start': {
+        // The first start delivered names the run; later ones (other nodes' proposals) change nothing.
+        if (this.generationValue !== null) return null;
+        this.generationValue = payload.generation;
+        return { type: 'started', generation: payload.generation, by: payload.by };
+      }
       case 'close': {
         if (this.closed) return null;
         this.closed = true;
@@ -121,6 +129,10 @@ export class Raffle {
     return this.drawn;
   }
 
+  get generation(): string | null {
+    return this.generationValue;
+  }
+
   status(): { round: number; tickets: number; entries: number; overflow: number; closed: boolean; winner: RaffleWinner | null } {
     return {
       round: this.round,
@@ -136,6 +148,7 @@ export class Raffle {
   snapshot(): RaffleState {
     return {
       every: this.every,
+      generation: this.generationValue,
       round: this.round,
       tickets: this.tickets,
       closed: this.closed,
@@ -153,6 +166,7 @@ export class Raffle {
     if (state.entries.length > this.maxEntries) {
       throw new RangeError(`raffle state holds ${state.entries.length} entries, more than maxEntries=${this.maxEntries}`);
     }
+    this.generationValue = state.generation;
     this.round = state.round;
     this.tickets = state.tickets;
     this.closed = state.closed;

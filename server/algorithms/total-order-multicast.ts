@@ -540,6 +540,9 @@ function sliceBatch<P>(batch: Batch<P>, fromSeq: number): Batch<P> {
 
 // ---- the member -----------------------------------------------------------------------------
 
+/** The schema's bound on tickets per data message (MULTICAST_BATCH_MAX). */
+const maxBatchOnWire = 1024;
+
 export interface TotalOrderMulticastOptions {
   id: MemberId;
   /** Every frontend node; unless joining, the initial view (view 0) is all of them. */
@@ -548,7 +551,7 @@ export interface TotalOrderMulticastOptions {
   joining?: boolean;
   leader?: MemberId | null;
   term?: number;
-  /** Tickets per data message. Default 256. */
+  /** Tickets per data message, at most 1,024. Default 256. */
   maxBatch?: number;
   /** Tickets queued locally and not yet sent; multicast() refuses beyond. Default 16,384. */
   maxPending?: number;
@@ -663,6 +666,8 @@ export class TotalOrderMulticast<P = unknown, S = unknown> implements StateMachi
     this.group = sortedUnique(options.group);
     if (!this.group.includes(this.id)) throw new RangeError(`member ${this.id} is not in the group ${this.group.join(',')}`);
     this.maxBatch = positiveInteger('maxBatch', options.maxBatch ?? 256);
+    // MULTICAST_BATCH_MAX in shared/peer/multicast.ts: a larger batch would fail validation on receipt.
+    if (this.maxBatch > maxBatchOnWire) throw new RangeError(`maxBatch must be at most ${maxBatchOnWire}, got ${this.maxBatch}`);
     this.maxPending = positiveInteger('maxPending', options.maxPending ?? 16_384);
     this.maxUnstable = positiveInteger('maxUnstable', options.maxUnstable ?? 4096);
     this.maxHoldBack = positiveInteger('maxHoldBack', options.maxHoldBack ?? this.group.length * this.maxUnstable);

@@ -145,6 +145,11 @@ export class MemberRuntime {
     if (this.peers.has(to)) this.options.mesh.send(to, message as PeerMessage);
   }
 
+  /** Drains every machine and carries out its output now (e.g. after a hosted machine was given work outside a tick). */
+  pump(): void {
+    this.flush();
+  }
+
   /** Drains every machine and carries out its output; the election's vote is written before its messages go. */
   private flush(): void {
     const election = this.election.drain();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { CLUSTER_TOPIC, RAFFLE_TOPIC, topicOfChange, type Change } from '../../shared/board.js';
 import {
@@ -219,11 +220,11 @@ export class ClientHub {
     }
   }
 
-  /** Sends every subscriber of the change's topic the same serialised frame. */
+  /** Sends every subscriber of the change's topic the same frame, serialised and framed once. */
   publish(change: Change): void {
     const subscribers = this.subscribers.get(topicOfChange(change));
     if (!subscribers || subscribers.size === 0) return;
-    const frame = JSON.stringify({ type: 'change', epoch: this.options.replica.epoch, change });
+    const frame = new WireFrame(JSON.stringify({ type: 'change', epoch: this.options.replica.epoch, change }));
     for (const session of subscribers) this.sendFrame(session, frame);
   }
 
@@ -231,7 +232,7 @@ export class ClientHub {
   publishTo(topic: string, message: ServerMessage): void {
     const subscribers = this.subscribers.get(topic);
     if (!subscribers || subscribers.size === 0) return;
-    const frame = JSON.stringify(message);
+    const frame = new WireFrame(JSON.stringify(message));
     for (const session of subscribers) this.sendFrame(session, frame);
   }
 
@@ -252,18 +253,32 @@ export class ClientHub {
     this.sendFrame(session, JSON.stringify(message));
   }
 
-  private sendFrame(session: ClientSession, frame: string): void {
+  private sendFrame(session: ClientSession, frame: string | WireFrame): void {
     const socket = session.socket;
     if (socket.readyState !== 1) return;
     // A client that does not read must not make the node's memory grow: past the
     // bound it is disconnected with a reason, and resumes from its position later.
-    if (socket.bufferedAmount > this.maxBufferedBytes) {
-      this.options.log('client.closed', { client: session.client, reason: 'slow consumer', bufferedBytes: socket.bufferedAmount });
+    const bufferedBytes = socket.bufferedAmount;
+    if (bufferedBytes > this.maxBufferedBytes) {
+      this.options.log('client.closed', { client: session.client, reason: 'slow consumer', bufferedBytes });
       this.remove(session);
       socket.close(CloseCode.slowConsumer, 'slow consumer: outbound queue full');
       return;
     }
-    socket.send(frame);
+    if (typeof frame === 'string') {
+      socket.send(frame);
+      return;
+    }
+    const raw = rawSocketOf(socket);
+    if (raw === undefined) {
+      socket.send(frame.text);
+      return;
+    }
+    // The fan-out's hot path: the pre-built frame goes to the TCP socket as it is,
+    // held until this turn of the event loop ends, so that every change published to
+    // this client in the same turn leaves in one write.
+    corkForThisTurn(raw);
+    raw.write(frame.bytes);
   }
 
   private checkHeartbeats(): void {
@@ -284,6 +299,71 @@ export class ClientHub {
     clearInterval(this.heartbeat);
     for (const session of this.sessions) session.socket.close(code, reason);
   }
+}
+
+/**
+ * A server message serialised once and framed once: the complete WebSocket text
+ * frame (RFC 6455 section 5.2: FIN, opcode 1, unmasked as a server's frames are),
+ * the same bytes for every subscriber. Building it once per publish instead of once
+ * per delivery takes the per-delivery work of ws's send (options object, UTF-8
+ * length and encoding of the string, a header buffer, a two-chunk writev) off the
+ * fan-out. `text` is kept for the rare socket that cannot take raw frames.
+ */
+class WireFrame {
+  readonly bytes: Buffer;
+  constructor(readonly text: string) {
+    const payloadBytes = Buffer.byteLength(text);
+    const headerBytes = payloadBytes < 126 ? 2 : payloadBytes < 65_536 ? 4 : 10;
+    const bytes = Buffer.allocUnsafe(headerBytes + payloadBytes);
+    bytes[0] = 0x81;
+    if (headerBytes === 2) {
+      bytes[1] = payloadBytes;
+    } else if (headerBytes === 4) {
+      bytes[1] = 126;
+      bytes.writeUInt16BE(payloadBytes, 2);
+    } else {
+      bytes[1] = 127;
+      bytes.writeBigUInt64BE(BigInt(payloadBytes), 2);
+    }
+    bytes.write(text, headerBytes, 'utf8');
+    this.bytes = bytes;
+  }
+}
+
+/**
+ * The TCP socket under a ws WebSocket, when frames can be written to it directly:
+ * ws keeps it in `_socket` (not a documented property, hence the check), and with
+ * no extension negotiated (perMessageDeflate is off for pages) ws's sender never
+ * queues, so raw frames and ws's own frames (pings, closes, single messages) leave
+ * in the order they were written.
+ */
+function rawSocketOf(socket: WebSocket): Socket | undefined {
+  const raw = (socket as unknown as { _socket?: Socket | null })._socket;
+  return raw && socket.extensions === '' ? raw : undefined;
+}
+
+// Sockets corked by the fan-out in this turn of the event loop, uncorked together
+// when the turn ends. Changes that arrive together (a flood, or a node catching up
+// after a busy moment) then reach each client in one writev, one system call and one
+// wake-up of the reader, instead of one per change. Frames keep their order: a cork
+// only delays the write, and anything else sent meanwhile (ws's send corks and
+// uncorks inside, which nests) queues behind them.
+const corkedSockets: Socket[] = [];
+let uncorkScheduled = false;
+
+function corkForThisTurn(raw: Socket): void {
+  if (raw.writableCorked > 0) return;
+  raw.cork();
+  corkedSockets.push(raw);
+  if (!uncorkScheduled) {
+    uncorkScheduled = true;
+    setImmediate(uncorkAll);
+  }
+}
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  for (const raw of corkedSockets.splice(0)) raw.uncork();
 }
 
 /** Best effort: the request id of an invalid message, so that the error can name its request. */

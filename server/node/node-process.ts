@@ -10,6 +10,8 @@ import { attachToHttpServer } from '../mesh/peer-mesh.js';
 import { createPeerMesh } from '../peer-mesh-factory.js';
 import { monotonicClock, systemClock } from '../process-clock.js';
 import { buildNodeApp, type NodeApp } from './node-app.js';
+import { RaffleService } from './raffle-service.js';
+import { Errors } from '../errors.js';
 
 // A frontend node process: the node app on its port, the peer mesh to the store and
 // the other nodes on the same port under /peer.
@@ -44,6 +46,9 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
   // A node serves nobody before its clock is synchronised (so that a large start-up
   // error can be stepped once), or before a bound, since a time daemon may not come.
   let serving = false;
+  const nodeIds = [config.id, ...config.peers.filter((peer) => peer.id !== STORE_ID).map((peer) => peer.id)];
+  let raffle: RaffleService | null = null;
+  const disabledRaffle = { enabled: false, everyN: config.raffleEveryN, delivered: 0, entries: 0, recentEntries: [], closed: false, winner: null };
 
   const node = await buildNodeApp({
     id: config.id,
@@ -56,9 +61,44 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     allowedOrigins: new Set(config.allowedOrigins),
     historyLimit: config.historyLimit,
     raffle: { enabled: config.raffle, everyN: config.raffleEveryN },
+    onTicket: (client, kind) => raffle?.ticket(client, kind),
+    raffleState: () => raffle?.clientState() ?? disabledRaffle,
+    routes: (app, context) => {
+      const requireRaffle = (): RaffleService => {
+        if (!raffle) throw Errors.raffleDisabled();
+        return raffle;
+      };
+      app.get('/api/raffle', async () => (raffle ? { ...raffle.clientState(), ...raffle.status().raffle, allEntries: raffle.raffle.entries } : disabledRaffle));
+      app.get('/api/multicast', async () => (raffle ? raffle.status() : { enabled: false }));
+      const guard = async (request: Parameters<typeof context.requireToken>[0]) => {
+        context.requireOrigin(request);
+        context.requireToken(request);
+      };
+      app.post('/api/raffle/close', { preValidation: guard }, async () => {
+        const winner = await requireRaffle().closeRaffle();
+        return { ok: true, winner };
+      });
+      app.post('/api/raffle/reopen', { preValidation: guard }, async () => {
+        await requireRaffle().reopenRaffle();
+        return { ok: true, round: requireRaffle().raffle.status().round };
+      });
+    },
     serving: () => serving,
-    health: () => ({ role: 'node', links: mesh.links(), member: runtime.status() }),
+    health: () => ({ role: 'node', links: mesh.links(), member: runtime.status(), multicast: raffle?.multicast.status() ?? null }),
   });
+
+  if (config.raffle) {
+    raffle = new RaffleService({
+      nodeId: config.id,
+      group: nodeIds,
+      everyN: config.raffleEveryN,
+      log,
+      hub: node.hub,
+      sendToStore: (message) => mesh.send(STORE_ID, message),
+      pump: () => runtime.pump(),
+    });
+    runtime.host(raffle.hosted());
+  }
 
   mesh.on('up', (peer) => {
     log('peer.up', { peer });
@@ -92,6 +132,7 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     node,
     async close() {
       runtime.close();
+      raffle?.stop();
       await mesh.close();
       await node.close();
     },

@@ -52,6 +52,12 @@ export class SqliteStore {
         event TEXT NOT NULL, team TEXT NOT NULL, score REAL NOT NULL, updated_at REAL,
         PRIMARY KEY (event, team));
       CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, write_id TEXT UNIQUE);
+      CREATE TABLE IF NOT EXISTS raffle_entries (
+        generation TEXT NOT NULL, round INTEGER NOT NULL, ordinal INTEGER NOT NULL, body TEXT NOT NULL,
+        reported_by TEXT NOT NULL, PRIMARY KEY (generation, round, ordinal));
+      CREATE TABLE IF NOT EXISTS raffle_draws (
+        generation TEXT NOT NULL, round INTEGER NOT NULL, body TEXT NOT NULL, reported_by TEXT NOT NULL,
+        PRIMARY KEY (generation, round));
     `);
     const epochRow = db.prepare(`SELECT value FROM meta WHERE key = 'epoch'`).get() as { value: string } | undefined;
     if (epochRow) {
@@ -203,6 +209,44 @@ export class SqliteStore {
       (data.scores[row.event] ??= {})[row.team] = { value: row.score, updatedAt: row.updated_at };
     }
     return { epoch: this.epoch, seq: this.seqValue, catalog: this.catalogValue, data };
+  }
+
+  /**
+   * Keeps a raffle entry. Every node reports every entry it delivers; they must all
+   * agree, so the first report is kept and a different one is a divergence, which the
+   * caller logs loudly (it would mean the total order was broken).
+   */
+  recordRaffle(
+    table: 'raffle_entries' | 'raffle_draws',
+    key: { generation: string; round: number; ordinal?: number },
+    body: unknown,
+    reportedBy: string,
+  ): 'kept' | 'same' | 'conflict' {
+    const text = JSON.stringify(body);
+    const entries = table === 'raffle_entries';
+    const where = entries ? 'generation = ? AND round = ? AND ordinal = ?' : 'generation = ? AND round = ?';
+    const params = entries ? [key.generation, key.round, key.ordinal] : [key.generation, key.round];
+    return this.db.transaction(() => {
+      const existing = this.db.prepare(`SELECT body FROM ${table} WHERE ${where}`).get(...params) as { body: string } | undefined;
+      if (existing) return existing.body === text ? 'same' : 'conflict';
+      if (entries) {
+        this.db
+          .prepare(`INSERT INTO raffle_entries (generation, round, ordinal, body, reported_by) VALUES (?, ?, ?, ?, ?)`)
+          .run(key.generation, key.round, key.ordinal, text, reportedBy);
+      } else {
+        this.db.prepare(`INSERT INTO raffle_draws (generation, round, body, reported_by) VALUES (?, ?, ?, ?)`).run(key.generation, key.round, text, reportedBy);
+      }
+      return 'kept';
+    })();
+  }
+
+  /** The kept raffle entries and draws, newest first. */
+  raffle(limit = 1000): { entries: unknown[]; draws: unknown[] } {
+    const rows = (sql: string) => (this.db.prepare(sql).all(limit) as { generation: string; body: string }[]).map((row) => ({ generation: row.generation, ...(JSON.parse(row.body) as object) }));
+    return {
+      entries: rows(`SELECT generation, body FROM raffle_entries ORDER BY rowid DESC LIMIT ?`),
+      draws: rows(`SELECT generation, body FROM raffle_draws ORDER BY rowid DESC LIMIT ?`),
+    };
   }
 
   close(): void {

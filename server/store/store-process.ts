@@ -2,6 +2,7 @@ import Fastify from 'fastify';
 import type { Server as HttpServer } from 'node:http';
 import { isStoreMessage, type PeerMessage } from '../../shared/peer-protocol.js';
 import { SlewingClock } from '../algorithms/slewing-clock.js';
+import { ViewCoordinator, type CoordinatorEvent } from '../algorithms/total-order-multicast.js';
 import type { StoreConfig } from '../config.js';
 import { installErrorHandler } from '../http-errors.js';
 import type { Log } from '../log.js';
@@ -45,6 +46,21 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
     leaderElection: config.leaderElection,
     clockSync: config.clockSync,
   });
+  // When the store leads, it installs the multicast's views among the nodes (it holds no
+  // tickets itself: the coordinator role needs none).
+  const coordinator = new ViewCoordinator({ id: config.id, group: [...nodeIds].sort() });
+  runtime.host({
+    prefix: 'multicast.',
+    machine: coordinator as never,
+    setLeader: (leader, term) => coordinator.setLeader(leader, term),
+    onEvents: (events) => {
+      for (const event of events as CoordinatorEvent[]) {
+        if (event.type === 'view-installing') log('multicast.view-installing', { viewId: event.viewId, members: event.members, joiners: event.joiners });
+        else if (event.type === 'view-change') log('multicast.view-change', { term: event.term, attempt: event.attempt, candidates: event.candidates });
+        else log('multicast.view-stalled', { reason: event.reason });
+      }
+    },
+  });
   mesh.on('message', (peer, message: PeerMessage) => {
     if (isStoreMessage(message)) service.receive(peer, message);
     else runtime.receive(peer, message);
@@ -64,6 +80,7 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
     member: runtime.status(),
   }));
   app.get('/api/state', async () => store.snapshot());
+  app.get('/api/raffle', async () => store.raffle());
   const router = routeUpgrades(app.server);
   attachToHttpServer(router.emitterFor('/peer') as unknown as HttpServer, mesh, '/peer');
   await app.listen({ host: config.host, port: config.port });

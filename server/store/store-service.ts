@@ -34,6 +34,18 @@ export class StoreService {
         return this.write(node, message);
       case 'store.sync':
         return this.sync(node, message.epoch, message.seq);
+      case 'store.raffle-entry': {
+        const result = this.options.store.recordRaffle('raffle_entries', { generation: message.generation, round: message.round, ordinal: message.entry.ordinal }, message.entry, node);
+        if (result === 'kept') this.options.log('raffle.entry-kept', { round: message.round, ordinal: message.entry.ordinal, client: message.entry.client });
+        if (result === 'conflict') this.options.log('raffle.divergence', { round: message.round, ordinal: message.entry.ordinal, from: node });
+        return;
+      }
+      case 'store.raffle-draw': {
+        const result = this.options.store.recordRaffle('raffle_draws', { generation: message.generation, round: message.winner.round }, message.winner, node);
+        if (result === 'kept') this.options.log('raffle.draw-kept', { round: message.winner.round, winner: message.winner.entry?.client ?? null });
+        if (result === 'conflict') this.options.log('raffle.divergence', { round: message.winner.round, draw: true, from: node });
+        return;
+      }
       default:
         this.options.log('store.unexpected', { from: node, type: message.type });
     }

@@ -73,7 +73,18 @@ export const ReopenPayload = Type.Object(
 );
 export type ReopenPayload = Static<typeof ReopenPayload>;
 
-export const MulticastPayload = Type.Union([TicketPayload, ClosePayload, ReopenPayload]);
+/**
+ * A node that starts a fresh group (every node new: a cold start of the cluster)
+ * proposes a random generation; the first delivered is every node's. It names this run
+ * of the raffle in the store, whose rows outlive the nodes' memory.
+ */
+export const StartPayload = Type.Object(
+  { kind: Type.Literal('start'), generation: Type.String({ minLength: 1, maxLength: 64 }), by: MulticastMemberId },
+  { additionalProperties: false },
+);
+export type StartPayload = Static<typeof StartPayload>;
+
+export const MulticastPayload = Type.Union([TicketPayload, ClosePayload, ReopenPayload, StartPayload]);
 export type MulticastPayload = Static<typeof MulticastPayload>;
 
 // ---- raffle state (carried by a state transfer) ----------------------------------
@@ -113,6 +124,8 @@ export type RaffleWinner = Static<typeof RaffleWinner>;
 export const RaffleState = Type.Object(
   {
     every: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+    /** This run of the raffle (see StartPayload); null until the first start is delivered. */
+    generation: Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()]),
     round: Count,
     /** Tickets delivered in this round (including those past the entry cap). */
     tickets: Count,

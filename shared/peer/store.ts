@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { BoardData, Catalog, Change, MedalSchema, Name, Score } from '../board.js';
+import { RaffleEntry, RaffleWinner } from './multicast.js';
 
 // Node <-> store messages over their peer link: writes and their results, and the
 // ordered stream of committed changes (with catch-up from a position).
@@ -72,7 +73,20 @@ export const StoreChangesMessage = Type.Object(
   { additionalProperties: false },
 );
 
+/** A node reports a raffle entry it delivered; every node reports every entry, and they must agree. */
+export const StoreRaffleEntryMessage = Type.Object(
+  { type: Type.Literal('store.raffle-entry'), generation: Type.String({ minLength: 1, maxLength: 64 }), round: Type.Integer({ minimum: 0 }), entry: RaffleEntry },
+  { additionalProperties: false },
+);
+/** A node reports the raffle's draw. */
+export const StoreRaffleDrawMessage = Type.Object(
+  { type: Type.Literal('store.raffle-draw'), generation: Type.String({ minLength: 1, maxLength: 64 }), winner: RaffleWinner },
+  { additionalProperties: false },
+);
+
 export const StoreMessage = Type.Union([
+  StoreRaffleEntryMessage,
+  StoreRaffleDrawMessage,
   StoreWriteMessage,
   StoreWriteResultMessage,
   StoreSyncMessage,
