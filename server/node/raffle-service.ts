@@ -28,13 +28,19 @@ export interface RaffleServiceOptions {
   pump: () => void;
 }
 
-/** A rolling digest of the delivered order, compared between nodes by tests and the cluster view. */
+/**
+ * A digest of each block of 1,000 consecutive deliveries (positions k*1000 up to
+ * (k+1)*1000), compared between nodes by tests and the cluster view: equal digests of
+ * a block mean the same tickets in the same order. A node that joined in the middle of
+ * a block has no digest for that block.
+ */
 interface OrderCheckpoint {
   delivered: number;
   digest: string;
 }
 
 const CHECKPOINT_EVERY = 1000;
+const FNV_OFFSET = 0x811c9dc5;
 const CHECKPOINTS_KEPT = 200;
 const RECENT_KEPT = 20;
 const PUBLISH_INTERVAL_MS = 250;
@@ -44,7 +50,9 @@ export class RaffleService {
   readonly raffle: Raffle;
   ticketsOffered = 0;
   ticketsRefused = 0;
-  private digest = 0x811c9dc5;
+  private digest = FNV_OFFSET;
+  /** The current block's digest covers only part of it (this node joined inside it). */
+  private partialBlock = false;
   private deliveredCount = 0;
   readonly checkpoints: OrderCheckpoint[] = [];
   readonly recentDeliveries: Array<{ index: number; sender: MemberId; kind: string; client: string }> = [];
@@ -147,6 +155,10 @@ export class RaffleService {
         case 'view':
           if (event.joined && event.appState) this.raffle.restore(event.appState);
           if (event.transferTo.length > 0) this.multicast.transferState(event.viewId, this.raffle.snapshot());
+          if (event.joined) {
+            this.digest = FNV_OFFSET;
+            this.partialBlock = event.delivered % CHECKPOINT_EVERY !== 0;
+          }
           this.deliveredCount = event.delivered;
           this.options.log('multicast.view', { viewId: event.viewId, members: event.members, joined: event.joined, delivered: event.delivered, transferTo: event.transferTo });
           // A fresh group (or a run whose start was never delivered) proposes a generation; the first delivered wins.
@@ -171,7 +183,7 @@ export class RaffleService {
     }
   }
 
-  /** FNV-1a over each delivery, with a checkpoint every 1,000: equal checkpoints mean equal orders. */
+  /** FNV-1a over each delivery of the current block of 1,000; a full block's digest is a checkpoint. */
   private recordDelivery(index: number, sender: MemberId, timestamp: number, payload: MulticastPayload): void {
     const client = 'client' in payload ? payload.client : payload.kind;
     const text = `${index}|${sender}|${timestamp}|${payload.kind}|${client}`;
@@ -183,8 +195,12 @@ export class RaffleService {
     this.digest = hash;
     this.deliveredCount = index + 1;
     if (this.deliveredCount % CHECKPOINT_EVERY === 0) {
-      this.checkpoints.push({ delivered: this.deliveredCount, digest: hash.toString(16).padStart(8, '0') });
-      if (this.checkpoints.length > CHECKPOINTS_KEPT) this.checkpoints.shift();
+      if (!this.partialBlock) {
+        this.checkpoints.push({ delivered: this.deliveredCount, digest: hash.toString(16).padStart(8, '0') });
+        if (this.checkpoints.length > CHECKPOINTS_KEPT) this.checkpoints.shift();
+      }
+      this.digest = FNV_OFFSET;
+      this.partialBlock = false;
     }
     this.recentDeliveries.push({ index, sender, kind: payload.kind, client });
     if (this.recentDeliveries.length > RECENT_KEPT) this.recentDeliveries.shift();
@@ -265,7 +281,8 @@ export class RaffleService {
     return {
       multicast: this.multicast.status(),
       delivered: this.deliveredCount,
-      digest: this.digest.toString(16).padStart(8, '0'),
+      /** The digest of the deliveries since the last checkpoint (null when this node joined inside the block). */
+      digest: this.partialBlock ? null : this.digest.toString(16).padStart(8, '0'),
       checkpoints: this.checkpoints.slice(-20),
       recentDeliveries: this.recentDeliveries,
       ticketsOffered: this.ticketsOffered,
