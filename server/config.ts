@@ -34,6 +34,8 @@ export interface StoreConfig extends CommonConfig {
   id: string;
   catalog: Catalog;
   secret: string;
+  /** The write token, for the store's fault controls; null (controls refused) when not given. */
+  token: string | null;
 }
 
 export interface NodeConfig extends CommonConfig {
@@ -107,6 +109,7 @@ export const HELP = {
   --teams A,B           teams (default: Gaul,Rome)
   --events X,Y          events (default: Stone Curling,Stone Skating,Luge)
   --secret-file FILE    the cluster secret (or env OLYMPIX_CLUSTER_SECRET)
+  --token-file FILE     the write token, for the fault controls (or env OLYMPIX_WRITE_TOKEN; optional)
   --clock-skew-ms MS    start with this clock error (demos and tests)
   --clock-drift-ppm PPM run the clock this much fast (+) or slow (-)
   --no-leader-election  keep a fixed leader: the member with the highest id (the store)
@@ -266,7 +269,7 @@ function common(values: Record<string, unknown>, defaultPort: number): CommonCon
 }
 
 export function parseStoreConfig(args: string[], env: NodeJS.ProcessEnv): StoreConfig {
-  const values = parse(args, { ...memberOptions, ...catalogOptions });
+  const values = parse(args, { ...memberOptions, ...catalogOptions, 'token-file': { type: 'string' } });
   // The nodes find the store by this id (--peer store=URL): it is not a free choice.
   const id = values.id ?? 'store';
   if (id !== 'store') throw new ConfigError(`--id of the store must be "store" (the nodes know it by that id), got "${id}"`);
@@ -275,6 +278,7 @@ export function parseStoreConfig(args: string[], env: NodeJS.ProcessEnv): StoreC
     id,
     catalog: parseCatalog(values),
     secret: readSecret(env, 'OLYMPIX_CLUSTER_SECRET', values['secret-file'], 'cluster secret'),
+    token: values['token-file'] !== undefined || (env.OLYMPIX_WRITE_TOKEN ?? '').trim() !== '' ? readSecret(env, 'OLYMPIX_WRITE_TOKEN', values['token-file'], 'write token') : null,
   };
 }
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { BoardData, Catalog, Change, MedalSchema, Score } from './board.js';
+import { ClusterState } from './cluster.js';
 
 // The browser <-> node protocol: JSON text frames over one WebSocket per page.
 // Documented for people in docs/PROTOCOL.md; this file is what both sides check.
@@ -137,8 +138,8 @@ export const RaffleNoticeMessage = Type.Object({
   notice: Type.Union([Type.Literal('entered'), Type.Literal('won')]),
   entry: RaffleEntry,
 });
-/** On the cluster topic: one process's published state (see shared/cluster.ts). */
-export const ClusterMessage = Type.Object({ type: Type.Literal('cluster'), state: Type.Record(Type.String(), Type.Unknown()) });
+/** On the cluster topic: every member's latest status, relayed by the node (see shared/cluster.ts). */
+export const ClusterMessage = Type.Object({ type: Type.Literal('cluster'), state: ClusterState });
 export const PongMessage = Type.Object({ type: Type.Literal('pong'), id: Type.Optional(RequestId), serverTime: Type.Number() });
 export const ErrorMessage = Type.Object({
   type: Type.Literal('error'),

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ClusterStatusMessage } from './cluster.js';
 import { ClockMessage } from './peer/clock.js';
 import { ElectionMessage } from './peer/election.js';
 import { MulticastMessage } from './peer/multicast.js';
@@ -9,7 +10,7 @@ import { StoreMessage } from './peer/store.js';
 
 export const PEER_PROTOCOL_VERSION = 1;
 
-export const PeerMessage = Type.Union([StoreMessage, ElectionMessage, ClockMessage, MulticastMessage]);
+export const PeerMessage = Type.Union([StoreMessage, ElectionMessage, ClockMessage, MulticastMessage, ClusterStatusMessage]);
 export type PeerMessage = Static<typeof PeerMessage>;
 
 /** Messages of the node <-> store data path (writes and the change stream). */

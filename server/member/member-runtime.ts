@@ -1,3 +1,4 @@
+import type { MemberStatus as PublishedStatus } from '../../shared/cluster.js';
 import type { PeerMessage } from '../../shared/peer-protocol.js';
 import { BerkeleyClock, type ClockEvent } from '../algorithms/berkeley-clock.js';
 import { ElectionMachine, type ElectionEvent } from '../algorithms/election.js';
@@ -65,7 +66,7 @@ export class MemberRuntime {
   private syncedWaiters: Array<() => void> = [];
   /** Times of the last leader changes, for the cluster view. */
   readonly leaderHistory: Array<{ atMs: number; leader: MemberId | null; term: number }> = [];
-  lastRound: Extract<ClockEvent, { type: 'round' }> | null = null;
+  lastRound: (Extract<ClockEvent, { type: 'round' }> & { atMs: number }) | null = null;
 
   constructor(private readonly options: MemberRuntimeOptions) {
     const { id, members, log } = options;
@@ -194,7 +195,7 @@ export class MemberRuntime {
     for (const event of events) {
       switch (event.type) {
         case 'round':
-          this.lastRound = event;
+          this.lastRound = { ...event, atMs: this.options.clock.nowMs() };
           this.options.log('clock.round', {
             round: event.round,
             term: event.term,
@@ -240,6 +241,47 @@ export class MemberRuntime {
       term: this.termValue,
       election: this.election.status(),
       clock: { ...this.clockSync.status(), nowMs: this.options.clock.nowMs(), monotonicMs: Number(process.hrtime.bigint()) / 1e6 },
+    };
+  }
+
+  /** What this member publishes for the cluster view; the role adds its own parts. */
+  published(parts: Pick<PublishedStatus, 'role' | 'incarnation' | 'multicast' | 'push' | 'store'> & { injectedSkewMs: number }): PublishedStatus {
+    const election = this.election.status();
+    const clock = this.clockSync.status();
+    const links: PublishedStatus['links'] = {};
+    for (const [peer, link] of Object.entries(this.options.mesh.links())) {
+      links[peer] = { state: link.state, cut: link.cut, reconnects: link.reconnects, ...(link.rttMs === undefined ? {} : { rttMs: link.rttMs }) };
+    }
+    const round = this.lastRound;
+    return {
+      id: this.options.id,
+      role: parts.role,
+      incarnation: parts.incarnation,
+      atMs: this.options.clock.nowMs(),
+      leader: this.leaderValue,
+      term: this.termValue,
+      electionRole: election.role,
+      holdsMajority: election.holdsMajority,
+      clock: {
+        nowMs: this.options.clock.nowMs(),
+        monotonicMs: Number(process.hrtime.bigint()) / 1e6,
+        offsetMs: clock.offsetMs,
+        pendingMs: clock.pendingMs,
+        lastAdjustmentMs: clock.lastAdjustmentMs,
+        estimatedErrorMs: clock.estimatedErrorMs,
+        frequencyPpm: clock.frequencyPpm,
+        rounds: clock.rounds,
+        synced: clock.synced,
+        enabled: clock.enabled,
+        injectedSkewMs: parts.injectedSkewMs,
+      },
+      lastRound: round
+        ? { round: round.round, term: round.term, atMs: round.atMs, members: round.members, maxAdjustmentMs: Math.max(0, ...Object.values(round.adjustments).map(Math.abs)) }
+        : null,
+      links,
+      multicast: parts.multicast,
+      push: parts.push,
+      store: parts.store,
     };
   }
 

@@ -8,6 +8,7 @@ import {
   CloseCode,
   type ServerMessage,
 } from '../../shared/client-protocol.js';
+import type { ClusterState } from '../../shared/cluster.js';
 import { compileSchema } from '../compile-schema.js';
 import type { Log } from '../log.js';
 import type { BoardReplica } from './board-replica.js';
@@ -32,7 +33,7 @@ export interface ClientHubOptions {
   onTicket: (client: string, kind: TicketKind) => void;
   /** The state sent to a new subscriber of the raffle and cluster topics. */
   raffleState: () => unknown;
-  clusterState: () => Record<string, unknown>;
+  clusterState: () => ClusterState;
   maxBufferedBytes?: number;
   messagesPerS?: number;
   messageBurst?: number;
@@ -57,8 +58,15 @@ export class ClientSession {
   }
 }
 
+const LATENCY_SAMPLES = 256;
+
 export class ClientHub {
   private readonly sessions = new Set<ClientSession>();
+  /** Change frames pushed to pages since start (counted per change, not per delivery). */
+  framesSent = 0;
+  private readonly pushLatenciesMs = new Float64Array(LATENCY_SAMPLES);
+  private pushLatencyCount = 0;
+  private rateWindow = { atMs: performance.now(), frames: 0, perS: 0 };
   private readonly subscribers = new Map<string, Set<ClientSession>>();
   private readonly maxBufferedBytes: number;
   private readonly heartbeat: NodeJS.Timeout;
@@ -207,6 +215,31 @@ export class ClientHub {
       raffle: this.options.raffle,
       serverTime: this.options.now(),
     });
+  }
+
+  /**
+   * Notes a change about to be published, for the cluster view: its latency from the
+   * accepting node's stamp to this push (both synchronised clocks) and how many frames
+   * it makes. Kept out of publish() so that the fan-out loop stays bare.
+   */
+  notePublish(change: Change): void {
+    this.pushLatenciesMs[this.pushLatencyCount++ % LATENCY_SAMPLES] = this.options.now() - change.updatedAt;
+    this.framesSent += this.subscribers.get(topicOfChange(change))?.size ?? 0;
+  }
+
+  /** Push figures for the cluster view: frames per second since the last call, latency percentiles of the last changes. */
+  pushStatus(): { clients: number; updatesPerS: number; writeToPushP50Ms: number | null; writeToPushP99Ms: number | null; seq: number } {
+    const nowMs = performance.now();
+    const window = this.rateWindow;
+    if (nowMs - window.atMs >= 250) {
+      window.perS = ((this.framesSent - window.frames) * 1000) / (nowMs - window.atMs);
+      window.atMs = nowMs;
+      window.frames = this.framesSent;
+    }
+    const count = Math.min(this.pushLatencyCount, LATENCY_SAMPLES);
+    const sorted = Array.from(this.pushLatenciesMs.subarray(0, count)).sort((a, b) => a - b);
+    const at = (p: number) => (count === 0 ? null : sorted[Math.min(count - 1, Math.ceil((p / 100) * count) - 1)]!);
+    return { clients: this.sessions.size, updatesPerS: window.perS, writeToPushP50Ms: at(50), writeToPushP99Ms: at(99), seq: this.options.replica.seq };
   }
 
   /** After the replica was replaced by a snapshot: every session gets a snapshot of its topics. */

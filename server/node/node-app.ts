@@ -9,6 +9,7 @@ import {
 
 } from '../../shared/client-protocol.js';
 import type { StoreMessage } from '../../shared/peer/store.js';
+import type { ClusterState } from '../../shared/cluster.js';
 import { bearerToken, originAllowed, secretsEqual } from '../auth.js';
 import { Errors } from '../errors.js';
 import { installErrorHandler } from '../http-errors.js';
@@ -39,7 +40,7 @@ export interface NodeAppOptions {
   raffle?: { enabled: boolean; everyN: number };
   onTicket?: (client: string, kind: TicketKind) => void;
   raffleState?: () => unknown;
-  clusterState?: () => Record<string, unknown>;
+  clusterState?: () => ClusterState;
   /** False until the node may serve clients (its clock synchronised); default always true. */
   serving?: () => boolean;
   /** Extra fields for /api/health (leader, clock...). */
@@ -79,7 +80,7 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     raffle: options.raffle ?? { enabled: false, everyN: 100 },
     onTicket,
     raffleState: options.raffleState ?? (() => ({ enabled: false })),
-    clusterState: options.clusterState ?? (() => ({})),
+    clusterState: options.clusterState ?? (() => ({ via: options.id, atMs: options.now(), members: {}, stale: [] })),
     ...(options.maxClientBufferedBytes === undefined ? {} : { maxBufferedBytes: options.maxClientBufferedBytes }),
     ...(options.clientMessagesPerS === undefined ? {} : { messagesPerS: options.clientMessagesPerS }),
   });
@@ -89,7 +90,10 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     replica,
     channel: { send: options.sendToStore },
     log,
-    onChange: (change: Change) => hub.publish(change),
+    onChange: (change: Change) => {
+      hub.notePublish(change);
+      hub.publish(change);
+    },
     onSnapshot: () => {
       log('node.snapshot-loaded', { seq: replica.seq, epoch: replica.epoch, clients: hub.clientCount });
       // The history restarted: pages' positions may now fall in a hole. Every page

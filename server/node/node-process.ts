@@ -11,6 +11,9 @@ import { createPeerMesh } from '../peer-mesh-factory.js';
 import { monotonicClock, systemClock } from '../process-clock.js';
 import { buildNodeApp, type NodeApp } from './node-app.js';
 import { RaffleService } from './raffle-service.js';
+import { CLUSTER_TOPIC } from '../../shared/board.js';
+import { ClusterBoard } from '../member/cluster-board.js';
+import { registerControlRoutes } from '../member/control-routes.js';
 import { Errors } from '../errors.js';
 
 // A frontend node process: the node app on its port, the peer mesh to the store and
@@ -63,7 +66,10 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     raffle: { enabled: config.raffle, everyN: config.raffleEveryN },
     onTicket: (client, kind) => raffle?.ticket(client, kind),
     raffleState: () => raffle?.clientState() ?? disabledRaffle,
+    clusterState: () => board.state(),
     routes: (app, context) => {
+      registerControlRoutes(app, { requireToken: context.requireToken, mesh, clock: base, log });
+      app.get('/api/cluster', async () => board.state());
       const requireRaffle = (): RaffleService => {
         if (!raffle) throw Errors.raffleDisabled();
         return raffle;
@@ -108,16 +114,55 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     log('peer.down', { peer, reason });
     if (peer === STORE_ID) node.storeClient.linkClosed();
   });
+  const board: ClusterBoard = new ClusterBoard({
+    selfId: config.id,
+    mesh,
+    now: () => clock.nowMs(),
+    ownStatus: () => {
+      const multicast = raffle?.status();
+      return runtime.published({
+        role: 'node',
+        incarnation,
+        injectedSkewMs: base.injectedSkewMs(),
+        push: node.hub.pushStatus(),
+        store: null,
+        multicast: multicast
+          ? {
+              lamport: multicast.multicast.lamport,
+              holdBack: multicast.multicast.holdBack,
+              delivered: multicast.delivered,
+              viewId: multicast.multicast.viewId,
+              viewMembers: multicast.multicast.viewMembers,
+              pending: multicast.multicast.pending,
+              ready: multicast.multicast.ready,
+              recentDeliveries: multicast.recentDeliveries,
+              raffle: {
+                round: multicast.raffle.round,
+                tickets: multicast.raffle.tickets,
+                entries: multicast.raffle.entries,
+                closed: multicast.raffle.closed,
+                winner: multicast.raffle.winner?.entry?.client ?? null,
+                recentEntries: raffle!.raffle.entries.slice(-10).map((entry) => ({ ordinal: entry.ordinal, client: entry.client, node: entry.node, index: entry.index })),
+              },
+            }
+          : null,
+      });
+    },
+    publish: (state) => node.hub.publishTo(CLUSTER_TOPIC, { type: 'cluster', state }),
+  });
+
   mesh.on('message', (peer, message: PeerMessage) => {
     if (isStoreMessage(message)) {
       if (peer === STORE_ID) node.storeClient.receive(message);
-    } else runtime.receive(peer, message);
+    } else if (message.type === 'cluster.status') board.receive(peer, message.status);
+    else runtime.receive(peer, message);
   });
 
   attachToHttpServer(node.upgrades.emitterFor('/peer') as unknown as HttpServer, mesh, '/peer');
   await node.app.listen({ host: config.host, port: config.port });
   mesh.start();
   runtime.start();
+  board.start();
   void runtime.waitForFirstSync(3000).then((synced) => {
     clock.markServing();
     serving = true;
@@ -131,6 +176,7 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     url,
     node,
     async close() {
+      board.stop();
       runtime.close();
       raffle?.stop();
       await mesh.close();

@@ -7,6 +7,11 @@ import type { StoreConfig } from '../config.js';
 import { installErrorHandler } from '../http-errors.js';
 import type { Log } from '../log.js';
 import { attachToHttpServer } from '../mesh/peer-mesh.js';
+import { randomBytes } from 'node:crypto';
+import { bearerToken, secretsEqual } from '../auth.js';
+import { Errors } from '../errors.js';
+import { ClusterBoard } from '../member/cluster-board.js';
+import { registerControlRoutes } from '../member/control-routes.js';
 import { MemberRuntime } from '../member/member-runtime.js';
 import { createPeerMesh } from '../peer-mesh-factory.js';
 import { systemClock } from '../process-clock.js';
@@ -61,14 +66,30 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
       }
     },
   });
+  const incarnation = randomBytes(6).toString('hex');
+  const board = new ClusterBoard({
+    selfId: config.id,
+    mesh,
+    now: () => clock.nowMs(),
+    ownStatus: () =>
+      runtime.published({
+        role: 'store',
+        incarnation,
+        injectedSkewMs: base.injectedSkewMs(),
+        multicast: null,
+        push: null,
+        store: { seq: store.seq, writesCommitted: service.writesCommitted },
+      }),
+  });
   mesh.on('message', (peer, message: PeerMessage) => {
     if (isStoreMessage(message)) service.receive(peer, message);
+    else if (message.type === 'cluster.status') board.receive(peer, message.status);
     else runtime.receive(peer, message);
   });
   mesh.on('up', (peer) => log('peer.up', { peer }));
   mesh.on('down', (peer, reason) => log('peer.down', { peer, reason }));
 
-  const app = Fastify({ logger: false, bodyLimit: 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 1024, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
   installErrorHandler(app, log);
   app.get('/api/health', async () => ({
     id: config.id,
@@ -81,11 +102,24 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   }));
   app.get('/api/state', async () => store.snapshot());
   app.get('/api/raffle', async () => store.raffle());
+  app.get('/api/cluster', async () => board.state());
+  registerControlRoutes(app, {
+    requireToken: (request) => {
+      if (config.token === null) throw Errors.wrongToken();
+      const token = bearerToken(request.headers.authorization);
+      if (token === null) throw Errors.missingToken();
+      if (!secretsEqual(token, config.token)) throw Errors.wrongToken();
+    },
+    mesh,
+    clock: base,
+    log,
+  });
   const router = routeUpgrades(app.server);
   attachToHttpServer(router.emitterFor('/peer') as unknown as HttpServer, mesh, '/peer');
   await app.listen({ host: config.host, port: config.port });
   mesh.start();
   runtime.start();
+  board.start();
   // The store stamps nothing, but its clock is one of the ensemble: it may step once at start.
   void runtime.waitForFirstSync(3000).then(() => clock.markServing());
   const address = app.server.address();
@@ -95,6 +129,7 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   return {
     url,
     async close() {
+      board.stop();
       runtime.close();
       await mesh.close();
       await app.close();

@@ -58,6 +58,7 @@ describe('defaults', () => {
       id: 'store',
       catalog: DEFAULT_CATALOG,
       secret: SECRET,
+      token: env.OLYMPIX_WRITE_TOKEN ?? null,
     });
   });
 
@@ -170,8 +171,8 @@ describe('bad flags name the flag', () => {
     assertConfigError(() => parseClusterConfig(['--id', 'x'], {}), '--id');
     assertConfigError(() => parseStoreConfig(['--port'], env), '--port');
     assertConfigError(() => parseStoreConfig(['extra'], env), 'extra');
-    // A flag of another role is unknown here: the store has no --token-file.
-    assertConfigError(() => parseStoreConfig(['--token-file', 'x'], env), '--token-file');
+    // A flag of another role is unknown here: the store has no --dispatcher.
+    assertConfigError(() => parseStoreConfig(['--dispatcher', 'x'], env), '--dispatcher');
   });
 
   test('ports must be whole numbers within range', () => {
