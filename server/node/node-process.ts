@@ -84,6 +84,21 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
         const winner = await requireRaffle().closeRaffle();
         return { ok: true, winner };
       });
+      if (process.env.OLYMPIX_BENCH_HOOKS === '1') {
+        // Benchmark hooks: a synthetic ticket source in this node (see bench/multicast.ts).
+        app.post('/api/bench/tickets', { preValidation: guard }, async (request) => {
+          const body = request.body as { ratePerS?: unknown; durationMs?: unknown } | undefined;
+          const ratePerS = Number(body?.ratePerS ?? 0);
+          const durationMs = Number(body?.durationMs ?? 1000);
+          if (!(ratePerS >= 0 && ratePerS <= 1_000_000 && durationMs > 0 && durationMs <= 600_000)) throw Errors.badBody('ratePerS 0..1e6 and durationMs 1..600000');
+          requireRaffle().bench.start(ratePerS, durationMs);
+          return { ok: true };
+        });
+        app.get('/api/bench/tickets', async () => {
+          const service = requireRaffle();
+          return { offered: service.bench.offered, refused: service.bench.refused, delivered: service.status().delivered, ...service.bench.take() };
+        });
+      }
       app.post('/api/raffle/reopen', { preValidation: guard }, async () => {
         await requireRaffle().reopenRaffle();
         return { ok: true, round: requireRaffle().raffle.status().round };

@@ -9,6 +9,7 @@ import { TotalOrderMulticast, type MulticastEvent } from '../algorithms/total-or
 import { Errors } from '../errors.js';
 import type { Log } from '../log.js';
 import type { HostedMachine } from '../member/member-runtime.js';
+import { BenchTicketSource } from './bench-ticket-source.js';
 import type { ClientHub } from './client-hub.js';
 
 // The sponsor's raffle on a node: every client request this node serves is a ticket,
@@ -63,6 +64,8 @@ export class RaffleService {
   private waitingForWinner: Array<(winner: RaffleWinner) => void> = [];
   private waitingForReopen: Array<() => void> = [];
   private startProposed = false;
+  /** The multicast benchmark's ticket source (its routes exist only with OLYMPIX_BENCH_HOOKS=1). */
+  readonly bench: BenchTicketSource;
 
   constructor(private readonly options: RaffleServiceOptions) {
     this.raffle = new Raffle({ every: options.everyN });
@@ -72,6 +75,13 @@ export class RaffleService {
       // Always join: a node that (re)starts waits to be added to a view with a state
       // transfer; when every node is new, the coordinator starts the first view.
       joining: true,
+    });
+    this.bench = new BenchTicketSource(options.nodeId, (ticket) => {
+      this.ticketsOffered++;
+      const accepted = this.multicast.multicast(ticket);
+      if (accepted) this.schedulePump();
+      else this.ticketsRefused++;
+      return accepted;
     });
   }
 
@@ -150,6 +160,7 @@ export class RaffleService {
       switch (event.type) {
         case 'deliver':
           this.recordDelivery(event.index, event.sender, event.timestamp, event.payload);
+          if ('detail' in event.payload) this.bench.delivered(event.index, event.payload.detail);
           this.onRaffleEvent(this.raffle.apply(event.payload, event.index, event.sender));
           break;
         case 'view':
@@ -293,6 +304,7 @@ export class RaffleService {
 
   stop(): void {
     if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.bench.stop();
   }
 }
 

@@ -24,6 +24,8 @@ export interface HarnessOptions {
   extraArgs?: Record<string, string[]>;
   /** Print every process's lines (debugging). */
   echo?: boolean;
+  /** Extra environment for every process (e.g. OLYMPIX_BENCH_HOOKS=1). */
+  env?: Record<string, string>;
 }
 
 export interface LogLine {
@@ -94,7 +96,7 @@ export class ClusterHarness {
     });
     for (const spec of specs) spec.args.push(...(options.extraArgs?.[spec.name] ?? []));
     const token = randomBytes(18).toString('base64url');
-    const env = { ...process.env, OLYMPIX_WRITE_TOKEN: token, OLYMPIX_CLUSTER_SECRET: randomBytes(24).toString('base64url') };
+    const env = { ...process.env, ...options.env, OLYMPIX_WRITE_TOKEN: token, OLYMPIX_CLUSTER_SECRET: randomBytes(24).toString('base64url') };
     const harness = new ClusterHarness(specs, token, dataDir, env, options.echo ?? process.env.OLYMPIX_TEST_ECHO === '1');
     for (const spec of specs) harness.spawn(spec);
     try {
