@@ -20,6 +20,7 @@ interface Phase {
   refused: number;
   samples: number;
   p50: number;
+  p90: number;
   p99: number;
   max: number;
 }
@@ -81,6 +82,7 @@ export async function run(args: string[]): Promise<void> {
         refused: results.reduce((sum, result) => sum + result.refused, 0),
         samples: latencies.length,
         p50: percentileOfSorted(latencies, 50),
+        p90: percentileOfSorted(latencies, 90),
         p99: percentileOfSorted(latencies, 99),
         max: latencies.at(-1) ?? Number.NaN,
       });
@@ -91,8 +93,8 @@ export async function run(args: string[]): Promise<void> {
   const measured = phases.filter((phase) => phase.name !== 'warm-up');
   process.stdout.write(
     renderTable(
-      ['phase', 'offered', 'refused', ...NODES.map((node) => `${node} delivered/s`), 'tickets', 'p50 ms', 'p99 ms', 'max ms'],
-      measured.map((phase) => [phase.name, phase.offered, phase.refused, ...NODES.map((node) => phase.deliveredPerS[node]!), phase.samples, phase.p50, phase.p99, phase.max]),
+      ['phase', 'offered', 'refused', ...NODES.map((node) => `${node} delivered/s`), 'tickets', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+      measured.map((phase) => [phase.name, phase.offered, phase.refused, ...NODES.map((node) => phase.deliveredPerS[node]!), phase.samples, phase.p50, phase.p90, phase.p99, phase.max]),
     ) + '\n\n',
   );
   const fixed = measured[0]!;

@@ -53,6 +53,8 @@ export interface DispatcherConfig {
   host: string;
   port: number;
   nodes: MemberAddress[];
+  /** The cluster supervisor's control API, proxied at /api/control/*; null: fault controls answer 503. */
+  control: string | null;
 }
 
 export interface ClusterConfig {
@@ -133,11 +135,13 @@ export const HELP = {
 
   --host HOST           listen address (default: 127.0.0.1)
   --port PORT           port (default: 4000)
-  --node ID=URL         a node, e.g. node-1=http://127.0.0.1:4011 (repeat for each)`,
+  --node ID=URL         a node, e.g. node-1=http://127.0.0.1:4011 (repeat for each)
+  --control URL         the cluster supervisor's control API (fault controls), proxied at /api/control/*`,
   cluster: `olympix cluster — the embedded default: dispatcher, store and nodes as supervised child processes
 
   --host HOST           listen address of every process (default: 127.0.0.1)
-  --port PORT           the dispatcher's port; the store takes PORT+10, nodes PORT+11... (default: 4000)
+  --port PORT           the dispatcher's port; the store takes PORT+10, nodes PORT+11..., the fault
+                        controls PORT+9 on 127.0.0.1 (default: 4000)
   --nodes N             how many frontend nodes (default: 3)
   --data-dir DIR        the store's and nodes' data (default: ./data)
   --catalog FILE, --teams A,B, --events X,Y: as for the store
@@ -312,10 +316,15 @@ export function parseNodeConfig(args: string[], env: NodeJS.ProcessEnv): NodeCon
 }
 
 export function parseDispatcherConfig(args: string[]): DispatcherConfig {
-  const values = parse(args, { ...commonOptions, node: { type: 'string', multiple: true } });
+  const values = parse(args, { ...commonOptions, node: { type: 'string', multiple: true }, control: { type: 'string' } });
   const nodes = members(values.node, 'node');
   if (nodes.length === 0) throw new ConfigError('--node is required at least once, e.g. --node node-1=http://127.0.0.1:4011');
-  return { host: hostFlag(values.host), port: integerFlag(values.port, 'port', 4000, 0, 65535), nodes };
+  return {
+    host: hostFlag(values.host),
+    port: integerFlag(values.port, 'port', 4000, 0, 65535),
+    nodes,
+    control: values.control === undefined ? null : originOf(values.control, 'control'),
+  };
 }
 
 export function parseClusterConfig(args: string[], env: NodeJS.ProcessEnv): ClusterConfig {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import type { Catalog } from '../shared/board.js';
 import { Assignment } from '../shared/client-protocol.js';
@@ -55,6 +56,8 @@ function formatTime(updatedAt: number | null): string {
 
 export async function runVillagers(options: TabletsOptions, print: (text: string) => void, signal?: AbortSignal): Promise<TabletsSummary> {
   const summary: TabletsSummary = { requests: 0, failures: 0, reassignments: 0, byNode: {} };
+  // Every villager waits on the same signal between pulls.
+  if (signal) setMaxListeners(options.count + 10, signal);
   const deadline = options.durationS > 0 ? performance.now() + options.durationS * 1000 : Infinity;
   const intervalMs = 1000 / options.ratePerS;
 

@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { ClusterConfig } from '../config.js';
 import type { Log } from '../log.js';
+import { startControlServer } from './control-server.js';
 import { ManagedProcess } from './managed-process.js';
 import { clusterTopology } from './topology.js';
 
 // The embedded default: the store, the nodes and the dispatcher as child processes on
 // loopback, supervised (a child that dies is reported and restarted), their log lines
 // passed through, and the URLs and write token printed once everything is ready.
+// Its fault controls (stop, start, restart, partition, clock skew) listen on
+// 127.0.0.1:PORT+9 and are proxied by the dispatcher at /api/control/*.
+
+/** The control server's port, from the dispatcher's. */
+export const CONTROL_PORT_OFFSET = 9;
 
 export interface RunningCluster {
   dispatcherUrl: string;
@@ -18,6 +24,7 @@ export interface RunningCluster {
 export async function startCluster(config: ClusterConfig, log: Log, print: (text: string) => void): Promise<RunningCluster> {
   const token = config.token ?? randomBytes(18).toString('base64url');
   const secret = process.env.OLYMPIX_CLUSTER_SECRET?.trim() || randomBytes(24).toString('base64url');
+  const controlPort = config.port + CONTROL_PORT_OFFSET;
   const specs = clusterTopology({
     host: config.host,
     basePort: config.port,
@@ -30,9 +37,12 @@ export async function startCluster(config: ClusterConfig, log: Log, print: (text
     raffleEveryN: config.raffleEveryN,
     clockSkewMs: config.clockSkewMs,
     clockDriftPpm: config.clockDriftPpm,
+    controlPort,
   });
-  const env = { ...process.env, OLYMPIX_WRITE_TOKEN: token, OLYMPIX_CLUSTER_SECRET: secret };
   const processes = new Map<string, ManagedProcess>();
+  // Listening first: a port in use fails the start before any child is spawned.
+  const control = await startControlServer({ host: '127.0.0.1', port: controlPort, processes, token, log });
+  const env = { ...process.env, OLYMPIX_WRITE_TOKEN: token, OLYMPIX_CLUSTER_SECRET: secret };
   for (const spec of specs) {
     const managed = new ManagedProcess(spec, {
       env,
@@ -54,6 +64,7 @@ export async function startCluster(config: ClusterConfig, log: Log, print: (text
     `  write token  ${token}`,
     `  data         ${config.dataDir}`,
     ...specs.filter((spec) => spec.role !== 'dispatcher').map((spec) => `  ${spec.name.padEnd(12)} ${spec.url}`),
+    `  control      ${control.url} (fault controls; the dispatcher proxies them at /api/control/*)`,
     'Press Ctrl+C to stop.',
     '',
   ];
@@ -64,6 +75,7 @@ export async function startCluster(config: ClusterConfig, log: Log, print: (text
     token,
     processes,
     async stop() {
+      await control.close();
       await Promise.all([...processes.values()].map((managed) => managed.stop()));
     },
   };

@@ -41,8 +41,22 @@ export class ManagedProcess {
     return this.child !== null;
   }
 
+  /** Stopped on request (kill or stop) and not started since: the supervisor leaves it down. */
+  get held(): boolean {
+    return this.stopping && this.child === null;
+  }
+
+  /** How long the current child has run, or null when there is none. */
+  get uptimeMs(): number | null {
+    return this.child === null ? null : performance.now() - this.startedAtMs;
+  }
+
   start(): void {
     if (this.child) throw new Error(`${this.spec.name} is already running`);
+    // A restart after a crash may be pending: starting now replaces it, so that its
+    // timer cannot later find the child running.
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
     this.stopping = false;
     this.startedAtMs = performance.now();
     const child = spawn(process.execPath, ['--import', 'tsx', CLI_PATH, ...this.spec.args], {
@@ -95,6 +109,14 @@ export class ManagedProcess {
     const exited = this.exited();
     this.child?.kill(signal);
     await exited;
+  }
+
+  /** Starts it again on request (a fault control) after a kill or stop; counted as a restart. */
+  startAgain(): void {
+    if (this.child) throw new Error(`${this.spec.name} is already running`);
+    this.restarts++;
+    this.options.log('child.restarting', { name: this.spec.name, restarts: this.restarts, requested: true });
+    this.start();
   }
 
   /** Asks the child to stop (SIGTERM), then kills it if it has not gone after graceMs. */

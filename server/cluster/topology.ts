@@ -20,6 +20,8 @@ export interface TopologyOptions {
   clockDriftPpm: Record<string, number>;
   /** Explicit ports (tests pick free ones): overrides basePort. */
   ports?: Record<string, number>;
+  /** The supervisor's control server on 127.0.0.1, when it runs one: the dispatcher proxies /api/control/* to it. */
+  controlPort?: number;
 }
 
 export interface ProcessSpec {
@@ -90,7 +92,13 @@ export function clusterTopology(options: TopologyOptions): ProcessSpec[] {
     role: 'dispatcher',
     port: dispatcherPort,
     url: dispatcherUrl,
-    args: ['dispatcher', '--host', host, '--port', String(dispatcherPort), ...nodes.flatMap((node) => ['--node', `${node.id}=${url(node.port)}`])],
+    args: [
+      'dispatcher',
+      '--host', host,
+      '--port', String(dispatcherPort),
+      ...nodes.flatMap((node) => ['--node', `${node.id}=${url(node.port)}`]),
+      ...(options.controlPort === undefined ? [] : ['--control', `http://127.0.0.1:${options.controlPort}`]),
+    ],
   };
   return [store, ...nodeSpecs, dispatcher];
 }

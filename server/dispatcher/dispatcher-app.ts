@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DispatcherConfig } from '../config.js';
-import { Errors } from '../errors.js';
+import { Errors, OlympixError } from '../errors.js';
 import { installErrorHandler } from '../http-errors.js';
 import type { Log } from '../log.js';
 import { NodeDirectory } from './node-directory.js';
@@ -18,6 +18,8 @@ export interface DispatcherOptions {
   healthTimeoutMs?: number;
   /** Test seam: how a node's health is fetched. */
   fetchHealth?: (url: string, timeoutMs: number) => Promise<{ clients: number; ready: boolean }>;
+  /** How long the cluster supervisor has to answer a proxied control (a restart waits for the exit). Default 15,000. */
+  controlTimeoutMs?: number;
 }
 
 export interface Dispatcher {
@@ -99,6 +101,8 @@ export async function buildDispatcher(options: DispatcherOptions): Promise<Dispa
   );
   app.get('/api/health', async () => ({ role: 'dispatcher', nodes: directory.entries().filter((node) => node.healthy).length }));
 
+  registerControlProxy(app, config.control, options.controlTimeoutMs ?? 15_000, log);
+
   for (const [path, asset] of assets) {
     app.get(path, async (_request, reply) => {
       reply.header('content-type', asset.contentType);
@@ -122,4 +126,60 @@ export async function buildDispatcher(options: DispatcherOptions): Promise<Dispa
       await app.close();
     },
   };
+}
+
+/**
+ * The fault controls, proxied to the cluster supervisor (--control) so that the
+ * cluster page calls its own origin: method, body, content type and Authorization go
+ * through untouched, status and body come back. The supervisor checks the token.
+ * Bodies are read as text in this scope only, so that the supervisor's own schema
+ * errors reach the page as they are.
+ */
+function registerControlProxy(app: FastifyInstance, control: string | null, timeoutMs: number, log: Log): void {
+  const PREFIX = '/api/control/';
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    scope.route({
+      method: ['GET', 'POST'],
+      url: `${PREFIX}*`,
+      handler: async (request, reply) => {
+        if (control === null) {
+          throw new OlympixError('OLX_NO_CONTROL', 503, 'no cluster supervisor behind this dispatcher: fault controls need `olympix cluster` (or --control URL)');
+        }
+        const target = new URL(request.url, control);
+        // A path that normalises out of /api/control/ (dot segments) is not forwarded.
+        if (!target.pathname.startsWith(PREFIX)) throw Errors.notFound(`route ${request.method} ${target.pathname}`);
+        const headers: Record<string, string> = {};
+        const contentType = request.headers['content-type'];
+        if (typeof contentType === 'string') headers['content-type'] = contentType;
+        if (typeof request.headers.authorization === 'string') headers.authorization = request.headers.authorization;
+        let response: Response;
+        let text: string;
+        try {
+          response = await fetch(target, {
+            method: request.method,
+            headers,
+            ...(request.method === 'POST' ? { body: typeof request.body === 'string' ? request.body : '' } : {}),
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+          text = await response.text();
+        } catch (error) {
+          const reason = (error as Error).message ?? String(error);
+          log('control.unreachable', { url: target.origin, error: reason });
+          // 502 is not among statusText()'s entries: the reply is made here, in the same shape.
+          return reply.code(502).send({
+            statusCode: 502,
+            error: 'Bad Gateway',
+            code: 'OLX_CONTROL_UNREACHABLE',
+            message: `the cluster supervisor at ${target.origin} did not answer: ${reason}`,
+          });
+        }
+        reply.code(response.status);
+        reply.header('content-type', response.headers.get('content-type') ?? 'application/json; charset=utf-8');
+        reply.header('cache-control', 'no-store');
+        return reply.send(text);
+      },
+    });
+  });
 }

@@ -289,29 +289,27 @@ export class ClientHub {
   private sendFrame(session: ClientSession, frame: string | WireFrame): void {
     const socket = session.socket;
     if (socket.readyState !== 1) return;
+    const raw = typeof frame === 'string' ? undefined : rawSocketOf(socket);
     // A client that does not read must not make the node's memory grow: past the
     // bound it is disconnected with a reason, and resumes from its position later.
-    const bufferedBytes = socket.bufferedAmount;
+    // (Under ws, bufferedAmount is the TCP socket's writableLength plus what ws's
+    // sender queues, which is nothing without an extension.)
+    const bufferedBytes = raw === undefined ? socket.bufferedAmount : raw.writableLength;
     if (bufferedBytes > this.maxBufferedBytes) {
       this.options.log('client.closed', { client: session.client, reason: 'slow consumer', bufferedBytes });
       this.remove(session);
       socket.close(CloseCode.slowConsumer, 'slow consumer: outbound queue full');
       return;
     }
-    if (typeof frame === 'string') {
-      socket.send(frame);
-      return;
-    }
-    const raw = rawSocketOf(socket);
     if (raw === undefined) {
-      socket.send(frame.text);
+      socket.send(typeof frame === 'string' ? frame : frame.text);
       return;
     }
     // The fan-out's hot path: the pre-built frame goes to the TCP socket as it is,
     // held until this turn of the event loop ends, so that every change published to
     // this client in the same turn leaves in one write.
     corkForThisTurn(raw);
-    raw.write(frame.bytes);
+    raw.write((frame as WireFrame).bytes); // raw is only looked up for a WireFrame
   }
 
   private checkHeartbeats(): void {
@@ -371,8 +369,9 @@ class WireFrame {
  * in the order they were written.
  */
 function rawSocketOf(socket: WebSocket): Socket | undefined {
-  const raw = (socket as unknown as { _socket?: Socket | null })._socket;
-  return raw && socket.extensions === '' ? raw : undefined;
+  const internal = socket as unknown as { _socket?: Socket | null; _extensions?: Record<string, unknown> };
+  // permessage-deflate is the only extension ws knows; reading it does not allocate as `extensions` does.
+  return internal._socket && internal._extensions && internal._extensions['permessage-deflate'] === undefined ? internal._socket : undefined;
 }
 
 // Sockets corked by the fan-out in this turn of the event loop, uncorked together

@@ -102,6 +102,15 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   }));
   app.get('/api/state', async () => store.snapshot());
   app.get('/api/raffle', async () => store.raffle());
+  // The change log, for audits and the chaos suite: every committed change in order.
+  app.get('/api/changes', async (request) => {
+    const query = request.query as Record<string, unknown>;
+    const after = Number(query.after ?? 0);
+    const limit = Number(query.limit ?? 1000);
+    if (!Number.isInteger(after) || after < 0) throw Errors.badParameter('after must be a whole number >= 0');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw Errors.badParameter('limit must be a whole number from 1 to 10000');
+    return { epoch: store.epoch, seq: store.seq, changes: store.changesAfter(after, limit) };
+  });
   app.get('/api/cluster', async () => board.state());
   registerControlRoutes(app, {
     requireToken: (request) => {
