@@ -74,7 +74,12 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
         if (!raffle) throw Errors.raffleDisabled();
         return raffle;
       };
-      app.get('/api/raffle', async () => (raffle ? { ...raffle.clientState(), ...raffle.status().raffle, allEntries: raffle.raffle.entries } : disabledRaffle));
+      app.get('/api/raffle', async () => {
+        if (!raffle) return disabledRaffle;
+        const { generation, round, tickets, winner } = raffle.status().raffle;
+        // What pages show, plus the run, the round, the full draw and every entry of the round.
+        return { ...raffle.clientState(), generation, round, tickets, draw: winner, allEntries: raffle.raffle.entries };
+      });
       app.get('/api/multicast', async () => (raffle ? raffle.status() : { enabled: false }));
       const guard = async (request: Parameters<typeof context.requireToken>[0]) => {
         context.requireOrigin(request);

@@ -12,7 +12,7 @@ import { formatUpdatedAt, formatValue } from './format.js';
 import { LiveFeedController } from './live-feed-controller.js';
 import { FeedStatus } from './live-feed.js';
 import { pageHeader, reflectFeedOnHost, themeStyles } from './theme.js';
-import { medalBody, medalsUrl, postWrite, scoreBody, scoresUrl, type WriteFetch, type WriteResult } from './write-client.js';
+import { medalBody, medalsUrl, postRaffleAction, postWrite, scoreBody, scoresUrl, type WriteFetch, type WriteResult } from './write-client.js';
 
 const TOKEN_KEY = 'olympix.token';
 const MEDAL_LABEL: Record<Medal, string> = { gold: 'Gold', silver: 'Silver', bronze: 'Bronze' };
@@ -195,6 +195,7 @@ export class OlympixCauldron extends LitElement {
                 <h2 id="medals-heading">Medals</h2>
                 <div class="panel overflow">${this.renderMedals(view.board)}</div>
               </section>
+              ${this.renderRaffle(view.board)}
             `}
       </main>
     `;
@@ -378,6 +379,59 @@ export class OlympixCauldron extends LitElement {
     if (!this.canWrite() || assignment === null) return;
     const what = delta > 0 ? `${MEDAL_LABEL[medal]} for ${team}` : `${MEDAL_LABEL[medal]} taken back from ${team}`;
     await this.write(`medal:${team}:${medal}`, what, medalsUrl(assignment.http, team), medalBody(medal, delta));
+  }
+
+  // ---- the sponsor's raffle ----
+
+  private renderRaffle(board: BoardState): TemplateResult | null {
+    const raffle = board.raffle;
+    if (!raffle || !raffle.enabled) return null;
+    const winner = raffle.winner;
+    return html`<section aria-labelledby="raffle-heading">
+      <h2 id="raffle-heading">Sponsor's raffle</h2>
+      <div class="panel" data-testid="raffle-panel" data-closed=${raffle.closed ? 'true' : 'false'}>
+        <p>
+          ${raffle.entries} entries from ${raffle.delivered} requests (every ${raffle.everyN}th enters).
+          ${winner
+            ? html`Winner: villager <code data-testid="raffle-winner">${winner.client}</code> (entry #${winner.ordinal}, served by ${winner.node}).`
+            : raffle.closed
+              ? 'Closed without entries.'
+              : 'Open.'}
+        </p>
+        ${raffle.closed
+          ? html`<button type="button" class="secondary" data-testid="raffle-reopen" ?disabled=${!this.canWrite()} @click=${() => this.raffleAction('reopen')}>
+              Start a new round
+            </button>`
+          : html`<button type="button" data-testid="raffle-close" ?disabled=${!this.canWrite()} @click=${() => this.raffleAction('close')}>
+              Close the raffle and draw the winner
+            </button>`}
+      </div>
+    </section>`;
+  }
+
+  private async raffleAction(action: 'close' | 'reopen'): Promise<void> {
+    const assignment = this.live.view.assignment;
+    if (!this.canWrite() || assignment === null) return;
+    const node = this.live.view.node ?? 'the node';
+    const what = action === 'close' ? 'Closing the raffle' : 'A new raffle round';
+    this.pending = `raffle:${action}`;
+    this.outcome = { kind: 'pending', text: `${what}: sending to ${node}…` };
+    let result;
+    try {
+      result = await postRaffleAction(this.writeFetch, assignment.http, action, this.token);
+    } finally {
+      this.pending = null;
+    }
+    if (result.ok) {
+      const entry = (result.body.winner as { entry?: { client: string; ordinal: number } | null } | undefined)?.entry;
+      this.outcome = {
+        kind: 'ok',
+        text: action === 'close' ? (entry ? `The draw: villager ${entry.client} wins with entry #${entry.ordinal}` : 'The raffle closed without entries') : 'A new round started',
+      };
+    } else {
+      this.outcome = { kind: 'error', text: `${what} refused${result.status ? ` (${result.status})` : ''}: ${result.message}` };
+      if (result.status === 401 || result.status === 403) this.forgetToken();
+    }
   }
 
   // ---- writing ----
