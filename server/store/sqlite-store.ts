@@ -17,7 +17,8 @@ import { Errors } from '../errors.js';
 // that updates the tables and appends the change to an ordered log, so that the
 // change's sequence number and its effect commit together or not at all.
 // synchronous=FULL: an acknowledged write survives power loss, not only a crash of
-// the process; the cost is one fsync per write (see docs/STORE.md).
+// the process; the cost is one fsync per write (measured by bench/store.ts, see
+// docs/BENCHMARKS.md and docs/SECURITY.md).
 
 export interface StoreSnapshot {
   epoch: string;
@@ -84,8 +85,11 @@ export class SqliteStore {
     this.seqValue = last.seq ?? 0;
   }
 
-  /** Opens (or creates) the store in dataDir; ":memory:" keeps it in memory, for tests. */
-  static open(dataDir: string, catalog: Catalog): SqliteStore {
+  /**
+   * Opens (or creates) the store in dataDir; ":memory:" keeps it in memory, for tests.
+   * synchronous NORMAL exists for the durability benchmark only (bench/store.ts).
+   */
+  static open(dataDir: string, catalog: Catalog, options: { synchronous?: 'FULL' | 'NORMAL' } = {}): SqliteStore {
     let db: Database.Database;
     if (dataDir === ':memory:') {
       db = new Database(':memory:');
@@ -94,7 +98,7 @@ export class SqliteStore {
       db = new Database(join(dataDir, 'olympix.sqlite3'));
       db.pragma('journal_mode = WAL');
     }
-    db.pragma('synchronous = FULL');
+    db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
     return new SqliteStore(db, catalog);
   }
