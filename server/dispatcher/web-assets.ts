@@ -26,6 +26,7 @@ const ROOT_DIRECTORY = fileURLToPath(new URL('../../', import.meta.url));
 export const WEB_ENTRY_POINTS: Readonly<Record<string, string>> = {
   scoreboard: 'web/src/olympix-scoreboard.ts',
   cauldron: 'web/src/olympix-cauldron.ts',
+  cluster: 'web/src/olympix-cluster.ts',
 };
 
 /** URL path -> page file, relative to the root. */
@@ -34,6 +35,8 @@ export const WEB_PAGES: Readonly<Record<string, string>> = {
   '/index.html': 'web/pages/index.html',
   '/cauldron': 'web/pages/cauldron.html',
   '/cauldron.html': 'web/pages/cauldron.html',
+  '/cluster': 'web/pages/cluster.html',
+  '/cluster.html': 'web/pages/cluster.html',
 };
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {

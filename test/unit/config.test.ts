@@ -93,6 +93,7 @@ describe('defaults', () => {
         { id: 'node-1', url: 'http://127.0.0.1:4011' },
         { id: 'node-2', url: 'http://127.0.0.1:4012' },
       ],
+      control: null,
     });
   });
 
@@ -248,6 +249,12 @@ describe('bad flags name the flag', () => {
     assertConfigError(() => parseNodeConfig(['--id', 'n', '--dispatcher', 'ftp://127.0.0.1'], env), '--dispatcher');
     assertConfigError(() => parseNodeConfig(['--id', 'n', '--dispatcher', 'not a url'], env), '--dispatcher');
     assertConfigError(() => parseNodeConfig(['--id', 'n', '--allow-origin', 'example.org'], env), '--allow-origin');
+  });
+
+  test("the dispatcher's --control is kept as an origin, and a bad one names the flag", () => {
+    // Checks a URL with a trailing path (only the origin is kept) and one that is not http(s).
+    assert.equal(parseDispatcherConfig(['--node', 'n=http://a:1', '--control', 'http://127.0.0.1:4009/']).control, 'http://127.0.0.1:4009');
+    assertConfigError(() => parseDispatcherConfig(['--node', 'n=http://a:1', '--control', 'ws://127.0.0.1:4009']), '--control');
   });
 });
 
