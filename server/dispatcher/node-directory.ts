@@ -11,6 +11,8 @@ export interface NodeEntry {
   /** Live clients in the node's last report. */
   clients: number;
   ready: boolean;
+  /** The node's link to the store is up: its board is current and it accepts writes. */
+  storeUp: boolean;
   healthy: boolean;
   /** When the last successful report was asked for (ms). */
   reportRequestedMs: number;
@@ -25,6 +27,7 @@ export interface NodeEntry {
 export interface NodeReport {
   clients: number;
   ready: boolean;
+  storeUp?: boolean;
 }
 
 export class NodeDirectory {
@@ -38,6 +41,7 @@ export class NodeDirectory {
         ws: node.url.replace(/^http/, 'ws') + '/ws',
         clients: 0,
         ready: false,
+        storeUp: false,
         healthy: false,
         reportRequestedMs: -Infinity,
         lastReportMs: -Infinity,
@@ -63,6 +67,7 @@ export class NodeDirectory {
     if (!node || requestedMs < node.reportRequestedMs) return; // unknown, or older than the last one
     node.clients = report.clients;
     node.ready = report.ready;
+    node.storeUp = report.storeUp ?? true;
     node.healthy = true;
     node.failures = 0;
     node.reportRequestedMs = requestedMs;
@@ -86,13 +91,15 @@ export class NodeDirectory {
 
   /**
    * The healthy, ready node with the least load, not in `exclude` (the node a page
-   * just lost) unless no other is available. Ties go to the node assigned least
-   * recently, then by id, so that the choice is deterministic.
+   * just lost) unless no other is available, and with its store link up unless none
+   * has one (during a store outage every node still serves its last board). Ties go to
+   * the node assigned least recently, then by id, so that the choice is deterministic.
    */
   choose(exclude: ReadonlySet<string>, nowMs: number): NodeEntry | null {
     const candidates = this.entries().filter((node) => node.healthy && node.ready);
-    const preferred = candidates.filter((node) => !exclude.has(node.id));
-    const pool = preferred.length > 0 ? preferred : candidates;
+    const notExcluded = candidates.filter((node) => !exclude.has(node.id));
+    const fresh = notExcluded.filter((node) => node.storeUp);
+    const pool = fresh.length > 0 ? fresh : notExcluded.length > 0 ? notExcluded : candidates;
     let best: NodeEntry | null = null;
     for (const node of pool) {
       if (

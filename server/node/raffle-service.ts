@@ -43,7 +43,7 @@ interface OrderCheckpoint {
 const CHECKPOINT_EVERY = 1000;
 const FNV_OFFSET = 0x811c9dc5;
 const CHECKPOINTS_KEPT = 200;
-const RECENT_KEPT = 20;
+const RECENT_KEPT = 50;
 const PUBLISH_INTERVAL_MS = 250;
 
 export class RaffleService {
