@@ -47,6 +47,9 @@ export interface NodeConfig extends CommonConfig {
   raffle: boolean;
   raffleEveryN: number;
   dispatcher: string | null;
+  /** Concurrent page WebSockets per client address, and in all. */
+  clientsPerAddressMax: number;
+  clientsMax: number;
 }
 
 export interface DispatcherConfig {
@@ -128,6 +131,10 @@ export const HELP = {
   --history N           changes kept for resuming clients (default: 10000)
   --raffle-every N      every Nth ticket enters the raffle (default: 100)
   --no-raffle           no raffle
+  --max-clients N       concurrent page WebSockets on this node (default: 20000)
+  --max-clients-per-address N
+                        of which from one address, IPv6 counted per /64 (default: 1000;
+                        raise it behind a reverse proxy, where all pages share its address)
   --token-file FILE     the write token (or env OLYMPIX_WRITE_TOKEN)
   --secret-file FILE    the cluster secret (or env OLYMPIX_CLUSTER_SECRET)
   --clock-skew-ms MS, --clock-drift-ppm PPM, --no-leader-election, --no-clock-sync: as for the store`,
@@ -295,6 +302,8 @@ export function parseNodeConfig(args: string[], env: NodeJS.ProcessEnv): NodeCon
     'raffle-every': { type: 'string' },
     'no-raffle': { type: 'boolean' },
     'token-file': { type: 'string' },
+    'max-clients': { type: 'string' },
+    'max-clients-per-address': { type: 'string' },
   });
   if (values.id === undefined) throw new ConfigError('--id is required, e.g. --id node-1');
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(values.id)) throw new ConfigError(`--id must be 1-64 characters of [A-Za-z0-9._-], got "${values.id}"`);
@@ -312,6 +321,8 @@ export function parseNodeConfig(args: string[], env: NodeJS.ProcessEnv): NodeCon
     raffle: values['no-raffle'] !== true,
     raffleEveryN: integerFlag(values['raffle-every'], 'raffle-every', 100, 1, 1_000_000),
     dispatcher,
+    clientsMax: integerFlag(values['max-clients'], 'max-clients', 20_000, 1, 1_000_000),
+    clientsPerAddressMax: integerFlag(values['max-clients-per-address'], 'max-clients-per-address', 1000, 1, 1_000_000),
   };
 }
 

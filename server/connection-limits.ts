@@ -40,7 +40,7 @@ export class ConnectionLimits {
   }
 
   /** Connections held now by the address (or the IPv6 /64) of `remoteAddress`. */
-  countOf(remoteAddress: string): number {
+  countOf(remoteAddress: string | undefined): number {
     return this.byAddress.get(addressKey(remoteAddress)) ?? 0;
   }
 
@@ -48,7 +48,7 @@ export class ConnectionLimits {
    * Takes a slot for a new connection from `remoteAddress`, or says which cap refuses
    * it. The release function is idempotent: call it on every path that ends the socket.
    */
-  admit(remoteAddress: string): Admission {
+  admit(remoteAddress: string | undefined): Admission {
     const address = addressKey(remoteAddress);
     const count = this.byAddress.get(address) ?? 0;
     if (this.open >= this.totalMax) return { ok: false, address, reason: 'total', count: this.open, max: this.totalMax };
@@ -78,8 +78,9 @@ export class ConnectionLimits {
  * one customer usually holds a whole /64 and could otherwise take a fresh address for
  * every connection.
  */
-export function addressKey(remoteAddress: string): string {
-  const address = remoteAddress.trim().toLowerCase();
+export function addressKey(remoteAddress: string | undefined): string {
+  // A socket that has no address (an in-process test socket, one already gone) counts as one unknown address.
+  const address = (remoteAddress ?? '').trim().toLowerCase() || 'unknown';
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(address);
   if (mapped) return mapped[1]!;
   if (!isIPv6(address)) return address;

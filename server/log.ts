@@ -17,7 +17,8 @@ export function createLogger(options: LoggerOptions): Log {
   const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
   const now = options.now ?? Date.now;
   return (event, fields = {}) => {
-    write(JSON.stringify({ t: new Date(now()).toISOString(), role: options.role, id: options.id, event, ...fields }));
+    // The fixed fields come last, so that no event field can overwrite them.
+    write(JSON.stringify({ ...fields, t: new Date(now()).toISOString(), role: options.role, id: options.id, event }));
   };
 }
 

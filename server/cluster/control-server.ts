@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { bearerToken, secretsEqual } from '../auth.js';
 import { Errors, OlympixError } from '../errors.js';
 import { installErrorHandler } from '../http-errors.js';
+import { httpServerOptions } from '../http-options.js';
 import type { Log } from '../log.js';
 import type { ProcessSpec } from './topology.js';
 
@@ -93,12 +94,7 @@ export async function buildControlServer(options: ControlServerOptions): Promise
   const forwardTimeoutMs = options.forwardTimeoutMs ?? 5_000;
   const restartGraceMs = options.restartGraceMs ?? 3_000;
 
-  const app = Fastify({
-    logger: false,
-    bodyLimit: 1024,
-    // Unknown fields and wrong types are refused, not stripped or coerced.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-  });
+  const app = Fastify({ ...httpServerOptions, bodyLimit: 1024 });
   installErrorHandler(app, log);
   app.removeContentTypeParser('text/plain');
 

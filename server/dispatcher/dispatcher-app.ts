@@ -2,8 +2,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { DispatcherConfig } from '../config.js';
 import { Errors, OlympixError } from '../errors.js';
 import { installErrorHandler } from '../http-errors.js';
+import { httpServerOptions } from '../http-options.js';
 import type { Log } from '../log.js';
-import { NodeDirectory } from './node-directory.js';
+import { NodeDirectory, type NodeReport } from './node-directory.js';
 import { buildWebAssets } from './web-assets.js';
 
 // The dispatcher: serves the pages and tells each page which node to connect to.
@@ -11,13 +12,17 @@ import { buildWebAssets } from './web-assets.js';
 // times a second, as a load balancer's health check does; a node that does not
 // answer is out of the rotation at once.
 
+/** The longest `exclude` list /api/assign reads. */
+const EXCLUDE_MAX_CHARS = 1000;
+const MEMBER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
 export interface DispatcherOptions {
   config: DispatcherConfig;
   log: Log;
   healthIntervalMs?: number;
   healthTimeoutMs?: number;
   /** Test seam: how a node's health is fetched. */
-  fetchHealth?: (url: string, timeoutMs: number) => Promise<{ clients: number; ready: boolean }>;
+  fetchHealth?: (url: string, timeoutMs: number) => Promise<NodeReport>;
   /** How long the cluster supervisor has to answer a proxied control (a restart waits for the exit). Default 15,000. */
   controlTimeoutMs?: number;
 }
@@ -30,12 +35,12 @@ export interface Dispatcher {
   close(): Promise<void>;
 }
 
-async function defaultFetchHealth(url: string, timeoutMs: number): Promise<{ clients: number; ready: boolean }> {
+async function defaultFetchHealth(url: string, timeoutMs: number): Promise<NodeReport> {
   const response = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok) throw new Error(`status ${response.status}`);
-  const body = (await response.json()) as { clients?: unknown; ready?: unknown };
+  const body = (await response.json()) as { clients?: unknown; ready?: unknown; store?: unknown };
   if (typeof body.clients !== 'number' || typeof body.ready !== 'boolean') throw new Error('malformed health report');
-  return { clients: body.clients, ready: body.ready };
+  return { clients: body.clients, ready: body.ready, storeUp: body.store === 'up' };
 }
 
 export async function buildDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
@@ -68,7 +73,7 @@ export async function buildDispatcher(options: DispatcherOptions): Promise<Dispa
   }, options.healthIntervalMs ?? 200);
 
   const nodeOrigins = config.nodes.flatMap((node) => [node.url, node.url.replace(/^http/, 'ws')]).join(' ');
-  const app = Fastify({ logger: false, bodyLimit: 1024 });
+  const app = Fastify({ ...httpServerOptions, bodyLimit: 1024 });
   installErrorHandler(app, log);
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -80,8 +85,17 @@ export async function buildDispatcher(options: DispatcherOptions): Promise<Dispa
     const query = request.query as Record<string, unknown>;
     const exclude = new Set<string>();
     if (query.exclude !== undefined) {
-      if (typeof query.exclude !== 'string' || query.exclude.length > 1000) throw Errors.badParameter('exclude must be a comma-separated list of node ids');
-      for (const id of query.exclude.split(',')) if (id) exclude.add(id);
+      // One comma-separated list of node ids, of bounded length. Ids the dispatcher does
+      // not know are ignored (a page may remember a node that is gone), and never logged:
+      // only what the directory knows reaches the log.
+      if (typeof query.exclude !== 'string' || query.exclude.length > EXCLUDE_MAX_CHARS) {
+        throw Errors.badParameter(`exclude must be one comma-separated list of node ids, at most ${EXCLUDE_MAX_CHARS} characters`);
+      }
+      for (const id of query.exclude.split(',')) {
+        if (id === '') continue;
+        if (!MEMBER_ID.test(id)) throw Errors.badParameter('exclude must list node ids (1-64 characters of A-Z a-z 0-9 . _ -)');
+        if (directory.get(id)) exclude.add(id);
+      }
     }
     const node = directory.choose(exclude, performance.now());
     if (!node) throw Errors.noNode();
@@ -94,6 +108,7 @@ export async function buildDispatcher(options: DispatcherOptions): Promise<Dispa
       http: node.http,
       healthy: node.healthy,
       ready: node.ready,
+      storeUp: node.storeUp,
       clients: node.clients,
       load: directory.load(node),
       assigned: node.assignedTotal,
@@ -147,9 +162,16 @@ function registerControlProxy(app: FastifyInstance, control: string | null, time
         if (control === null) {
           throw new OlympixError('OLX_NO_CONTROL', 503, 'no cluster supervisor behind this dispatcher: fault controls need `olympix cluster` (or --control URL)');
         }
-        const target = new URL(request.url, control);
-        // A path that normalises out of /api/control/ (dot segments) is not forwarded.
-        if (!target.pathname.startsWith(PREFIX)) throw Errors.notFound(`route ${request.method} ${target.pathname}`);
+        // Only the path (and query) of the request is forwarded, to the supervisor's
+        // origin: an absolute-form request line ("GET http://elsewhere/...") must not
+        // make the dispatcher fetch another host. A path that normalises out of
+        // /api/control/ (dot segments) is not forwarded either.
+        const base = new URL(control);
+        const requested = new URL(request.url, 'http://dispatcher.invalid');
+        const target = new URL(requested.pathname + requested.search, base);
+        if (target.origin !== base.origin || !target.pathname.startsWith(PREFIX)) {
+          throw Errors.notFound(`route ${request.method} ${requested.pathname}`);
+        }
         const headers: Record<string, string> = {};
         const contentType = request.headers['content-type'];
         if (typeof contentType === 'string') headers['content-type'] = contentType;

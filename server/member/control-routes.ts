@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { PeerMessage } from '../../shared/peer-protocol.js';
+import { Errors } from '../errors.js';
 import type { Log } from '../log.js';
 import type { PeerMesh } from '../mesh/peer-mesh.js';
 import type { SystemClock } from '../process-clock.js';
@@ -20,7 +21,13 @@ export interface ControlRoutesOptions {
 }
 
 export function registerControlRoutes(app: FastifyInstance, options: ControlRoutesOptions): void {
-  const guard = async (request: FastifyRequest) => options.requireToken(request);
+  // Scripts, the chaos run and the supervisor call these without an Origin; a browser
+  // always sends one. The cluster page goes through the dispatcher and the supervisor,
+  // so a browser request straight to a member is refused even with the token.
+  const guard = async (request: FastifyRequest) => {
+    if (request.headers.origin !== undefined) throw Errors.originRefused(request.headers.origin);
+    options.requireToken(request);
+  };
   app.post('/api/control/partition', { preValidation: guard, schema: { body: PartitionBody } }, async (request) => {
     const { cut } = request.body as Static<typeof PartitionBody>;
     for (const peer of options.mesh.peerIds) {

@@ -39,6 +39,23 @@ export interface ClientHubOptions {
   messageBurst?: number;
   invalidMessagesMax?: number;
   heartbeatMs?: number;
+  /**
+   * A client that sends a request while more than this waits unread on its socket is
+   * not reading its answers: it is closed with 4508 at once, so that requests (a
+   * refresh is a whole snapshot) cannot fill the node's memory at the rate limit's
+   * pace. Default 256 KiB; pushes alone may still queue up to maxBufferedBytes.
+   */
+  requestBacklogMaxBytes?: number;
+  /**
+   * The bytes waiting to be sent to all clients together: past it, the clients with the
+   * most unread bytes are closed with 4508 until half of it is left. One address may hold
+   * a thousand connections, and a thousand times maxBufferedBytes is more memory than a
+   * node has. Default 256 MiB, checked every bufferSweepMs (1000).
+   */
+  totalBufferedBytesMax?: number;
+  bufferSweepMs?: number;
+  /** A socket we closed is destroyed if its close handshake has not ended after this; default 5000 (ws waits 30 s). */
+  closeGraceMs?: number;
 }
 
 const validateClientMessage = compileSchema(ClientMessage);
@@ -49,6 +66,8 @@ export class ClientSession {
   readonly topics = new Set<string>();
   invalidMessages = 0;
   alive = true;
+  /** Destroys the socket if a close we started is not answered in time (set once). */
+  terminateTimer: NodeJS.Timeout | undefined;
   constructor(
     readonly socket: WebSocket,
     readonly address: string,
@@ -70,8 +89,12 @@ export class ClientHub {
   private readonly subscribers = new Map<string, Set<ClientSession>>();
   private readonly maxBufferedBytes: number;
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly bufferSweep: NodeJS.Timeout;
   private readonly options: Required<
-    Pick<ClientHubOptions, 'messagesPerS' | 'messageBurst' | 'invalidMessagesMax' | 'heartbeatMs'>
+    Pick<
+      ClientHubOptions,
+      'messagesPerS' | 'messageBurst' | 'invalidMessagesMax' | 'heartbeatMs' | 'requestBacklogMaxBytes' | 'totalBufferedBytesMax' | 'bufferSweepMs' | 'closeGraceMs'
+    >
   > &
     ClientHubOptions;
 
@@ -81,12 +104,18 @@ export class ClientHub {
       messageBurst: 200,
       invalidMessagesMax: 10,
       heartbeatMs: 15_000,
+      requestBacklogMaxBytes: 256 * 1024,
+      totalBufferedBytesMax: 256 * 1024 * 1024,
+      bufferSweepMs: 1000,
+      closeGraceMs: 5000,
       ...options,
     };
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
     // ws's heartbeat pattern: ping every interval, terminate a client that did not pong since the last one.
     this.heartbeat = setInterval(() => this.checkHeartbeats(), this.options.heartbeatMs);
     this.heartbeat.unref();
+    this.bufferSweep = setInterval(() => this.sweepBuffers(), this.options.bufferSweepMs);
+    this.bufferSweep.unref();
   }
 
   get clientCount(): number {
@@ -103,8 +132,15 @@ export class ClientHub {
     this.sessions.add(session);
     socket.on('message', (data, isBinary) => this.receive(session, data, isBinary));
     socket.on('pong', () => (session.alive = true));
-    socket.on('close', () => this.remove(session));
-    socket.on('error', () => socket.terminate());
+    socket.on('close', () => {
+      clearTimeout(session.terminateTimer);
+      this.remove(session);
+    });
+    // ws reports a protocol violation (bad UTF-8, a frame too large, too many fragments)
+    // as 'error' and has already sent its close frame (1007, 1009, 1008, 1002): give the
+    // client the grace to read it and answer, then cut it. Terminating at once would reset
+    // the connection under the close frame, and the page would see 1006 instead of why.
+    socket.on('error', () => this.armTerminate(session));
     this.sendWelcome(session);
     return session;
   }
@@ -112,12 +148,39 @@ export class ClientHub {
   private remove(session: ClientSession): void {
     if (!this.sessions.delete(session)) return;
     for (const topic of session.topics) this.subscribers.get(topic)?.delete(session);
+    // Removed while its socket is still open: we are closing it (a slow consumer, a dead
+    // heartbeat). A client that does not read will not answer the close frame either, and
+    // its unsent bytes stay in memory until the socket is gone: do not wait ws's 30 s.
+    if (session.socket.readyState !== 3 /* CLOSED */) this.armTerminate(session);
+  }
+
+  /** Starts the close handshake, and destroys the socket if the client has not answered it within closeGraceMs. */
+  private closeSession(session: ClientSession, code: number, reason: string): void {
+    session.socket.close(code, reason);
+    this.armTerminate(session);
+  }
+
+  private armTerminate(session: ClientSession): void {
+    if (session.terminateTimer !== undefined) return;
+    const socket = session.socket;
+    session.terminateTimer = setTimeout(() => socket.terminate(), this.options.closeGraceMs);
+    session.terminateTimer.unref();
   }
 
   private receive(session: ClientSession, data: unknown, isBinary: boolean): void {
+    if (session.terminateTimer !== undefined) return; // closing: nothing more is served
     if (!session.bucket.take(this.options.monotonicMs())) {
+      this.options.log('client.closed', { client: session.client, reason: 'rate limited', address: session.address });
       this.send(session, { type: 'error', code: 'OLX_RATE_LIMITED', message: 'too many messages: slow down' });
-      session.socket.close(CloseCode.rateLimited, 'rate limit exceeded');
+      this.closeSession(session, CloseCode.rateLimited, 'rate limit exceeded');
+      return;
+    }
+    const backlogBytes = session.socket.bufferedAmount;
+    if (backlogBytes > this.options.requestBacklogMaxBytes) {
+      // Every request has an answer; one who asks without reading the answers only fills our memory.
+      this.options.log('client.closed', { client: session.client, reason: 'not reading its answers', bufferedBytes: backlogBytes, address: session.address });
+      this.remove(session);
+      this.closeSession(session, CloseCode.slowConsumer, 'slow consumer: not reading its answers');
       return;
     }
     if (isBinary) return this.reject(session, undefined, 'OLX_BAD_MESSAGE', 'binary frames are not accepted: send JSON text');
@@ -161,8 +224,8 @@ export class ClientHub {
     session.invalidMessages++;
     this.send(session, id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message });
     if (session.invalidMessages > this.options.invalidMessagesMax) {
-      this.options.log('client.closed', { client: session.client, reason: 'invalid messages', count: session.invalidMessages });
-      session.socket.close(CloseCode.invalidMessage, 'too many invalid messages');
+      this.options.log('client.closed', { client: session.client, reason: 'invalid messages', count: session.invalidMessages, address: session.address });
+      this.closeSession(session, CloseCode.invalidMessage, 'too many invalid messages');
     }
   }
 
@@ -325,9 +388,35 @@ export class ClientHub {
     }
   }
 
+  /**
+   * Keeps the bytes waiting for all clients together under totalBufferedBytesMax: if
+   * they pass it, the clients with the most unread bytes are closed (4508, they resume
+   * later) until at most half of it is left. One pass over the sessions a second; the
+   * sort happens only when the budget is passed.
+   */
+  private sweepBuffers(): void {
+    let totalBytes = 0;
+    for (const session of this.sessions) totalBytes += session.socket.bufferedAmount;
+    if (totalBytes <= this.options.totalBufferedBytesMax) return;
+    const targetBytes = this.options.totalBufferedBytesMax / 2;
+    const largestFirst = [...this.sessions]
+      .map((session) => ({ session, bytes: session.socket.bufferedAmount }))
+      .sort((a, b) => b.bytes - a.bytes);
+    let closed = 0;
+    for (const { session, bytes } of largestFirst) {
+      if (totalBytes <= targetBytes || bytes === 0) break;
+      this.remove(session);
+      this.closeSession(session, CloseCode.slowConsumer, 'slow consumer: node outbound budget exceeded');
+      totalBytes -= bytes;
+      closed++;
+    }
+    this.options.log('client.buffers-shed', { closed, bufferedBytesLeft: totalBytes, budgetBytes: this.options.totalBufferedBytesMax });
+  }
+
   /** Closes every client with "going away" so that they reconnect elsewhere at once. */
   closeAll(code: number = CloseCode.goingAway, reason = 'node shutting down'): void {
     clearInterval(this.heartbeat);
+    clearInterval(this.bufferSweep);
     for (const session of this.sessions) session.socket.close(code, reason);
   }
 }

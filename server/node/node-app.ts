@@ -11,8 +11,10 @@ import {
 import type { StoreMessage } from '../../shared/peer/store.js';
 import type { ClusterState } from '../../shared/cluster.js';
 import { bearerToken, originAllowed, secretsEqual } from '../auth.js';
+import { ConnectionLimits, RefusalLog } from '../connection-limits.js';
 import { Errors } from '../errors.js';
 import { installErrorHandler } from '../http-errors.js';
+import { httpServerOptions } from '../http-options.js';
 import { routeUpgrades, type UpgradeRouter } from '../upgrade-router.js';
 import type { Log } from '../log.js';
 import { BoardReplica } from './board-replica.js';
@@ -23,6 +25,12 @@ import { StoreClient } from './store-client.js';
 // API (with the seed's routes), and authenticated writes forwarded to the store.
 // The peer mesh is wired by the caller (server/node/node-process.ts); this module
 // only needs a way to send to the store.
+
+/** The largest request head (request line and headers) a node reads: 431 past it. */
+/** Fragments one client message may come in (ws closes with 1008 past it). */
+const CLIENT_FRAGMENTS_MAX = 64;
+/** A socket we closed (4509, or a protocol error) whose client does not answer the close is destroyed after this. */
+const CLIENT_CLOSE_GRACE_MS = 2000;
 
 export interface NodeAppOptions {
   id: string;
@@ -47,6 +55,10 @@ export interface NodeAppOptions {
   health?: () => Record<string, unknown>;
   maxClientBufferedBytes?: number;
   clientMessagesPerS?: number;
+  /** Concurrent browser WebSockets per address (IPv6: per /64); default 1000. Past it: closed with 4509. */
+  clientsPerAddressMax?: number;
+  /** Concurrent browser WebSockets on this node; default 20,000. Past it: closed with 4509. */
+  clientsMax?: number;
   /** Extra routes (raffle, cluster) registered by the caller. */
   routes?: (app: FastifyInstance, context: NodeContext) => void;
 }
@@ -102,22 +114,41 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     },
   });
 
+  const limits = new ConnectionLimits({
+    ...(options.clientsPerAddressMax === undefined ? {} : { perAddressMax: options.clientsPerAddressMax }),
+    ...(options.clientsMax === undefined ? {} : { totalMax: options.clientsMax }),
+  });
+  const refusals = new RefusalLog(log, options.monotonicMs);
+
   const app = Fastify({
-    logger: false,
+    ...httpServerOptions,
     bodyLimit: 16 * 1024,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
-    // Fastify's default silently strips unknown fields and coerces types; a write with
-    // a field we do not know is more likely a mistake the sender should hear about.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   installErrorHandler(app, log);
   // Writes are JSON; anything else is 415, not a confusing schema error.
   app.removeContentTypeParser('text/plain');
   const upgrades = routeUpgrades(app.server);
   await app.register(websocket, {
+    // The plugin's default answer to a socket 'error' is terminate(). For a protocol
+    // violation ws has already sent the close frame that says why (1007 bad UTF-8, 1009
+    // too big, 1008 too many fragments, 1002 bad framing) and ended its side; cutting the
+    // connection at once would reset it under that frame and the page would see 1006.
+    // So those get a grace period; anything else (a handler that threw) is cut at once.
+    errorHandler: (error, socket) => {
+      if (/^WS_ERR_/.test(String((error as { code?: unknown }).code))) {
+        setTimeout(() => socket.terminate(), CLIENT_CLOSE_GRACE_MS).unref();
+        return;
+      }
+      log('client.error', { error: String(error.message).slice(0, 200) });
+      socket.terminate();
+    },
     options: {
       maxPayload: CLIENT_MAX_PAYLOAD_BYTES,
+      // Pages send each message in one frame; ws's default (16,384 fragments for one
+      // message) is far more than any page needs. Past it ws closes with 1008.
+      maxFragments: CLIENT_FRAGMENTS_MAX,
       perMessageDeflate: false,
       clientTracking: false,
       server: upgrades.fallback as never,
@@ -171,7 +202,7 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
       websocket: true,
       preValidation: async (request, reply) => {
         if (!originAllowed(request.headers.origin, options.allowedOrigins)) {
-          log('client.refused', { reason: 'origin', origin: request.headers.origin });
+          refusals.note(`origin:${request.ip}`, 'client.refused', { reason: 'origin', origin: String(request.headers.origin).slice(0, 200), address: request.ip });
           return reply.code(403).send({ statusCode: 403, error: 'Forbidden', code: 'OLX_ORIGIN_REFUSED', message: `origin ${request.headers.origin} is not allowed` });
         }
         return undefined;
@@ -182,6 +213,18 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
         socket.close(CloseCode.notReady, 'node not ready: ask the dispatcher for another');
         return;
       }
+      // Counted after the upgrade, for as long as the socket lives: a slot taken before the
+      // upgrade would leak whenever a handshake fails. Refused sockets are closed with 4509,
+      // which a page can see (a refused upgrade's status never reaches a page's script).
+      const admission = limits.admit(request.ip);
+      if (!admission.ok) {
+        refusals.note(`clients:${admission.address}`, 'client.refused', { reason: admission.reason === 'total' ? 'too many clients' : 'too many clients from this address', address: request.ip, count: admission.count, max: admission.max });
+        socket.close(CloseCode.tooManyConnections, admission.reason === 'total' ? 'too many connections' : 'too many connections from this address');
+        // A client that does not answer the close frame is not given ws's 30 s.
+        setTimeout(() => socket.terminate(), CLIENT_CLOSE_GRACE_MS).unref();
+        return;
+      }
+      socket.once('close', admission.release);
       const session = hub.accept(socket, request.ip);
       log('client.connected', { client: session.client, address: request.ip, clients: hub.clientCount });
       socket.on('close', () => log('client.disconnected', { client: session.client, clients: hub.clientCount }));
@@ -221,7 +264,10 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
   });
   app.get('/api/health', async () => ({
     node: options.id,
-    ready: replica.ready && storeClient.connected && serving(),
+    // Ready to serve pages: the board is loaded and the clock synchronised. A node cut
+    // off from the store still serves its last board (writes get 503); the dispatcher
+    // prefers nodes whose store link is up.
+    ready: replica.ready && serving(),
     store: storeClient.connected ? 'up' : 'down',
     clients: hub.clientCount,
     seq: replica.seq,
@@ -254,12 +300,15 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
       if (!replica.catalog.teams.includes(team)) throw Errors.unknownTeam(team);
     }
     const change = await storeClient.write({ kind: 'score', event, scores: body.scores }, options.now());
-    log('write.accepted', { seq: change.seq, kind: 'score', event, teams: Object.keys(body.scores).length });
+    log('write.accepted', { seq: change.seq, kind: 'score', scoreEvent: event, teams: Object.keys(body.scores).length });
     return { ok: true, seq: change.seq, change };
   });
 
   const context: NodeContext = { replica, hub, storeClient, requireToken, requireOrigin, ticket };
   options.routes?.(app, context);
+  // Every TCP connection costs a file descriptor, WebSocket or not: past the client cap
+  // and room for peers and plain requests, Node closes new ones as soon as it accepts them.
+  app.server.maxConnections = limits.totalMax + 1024;
 
   return {
     app,

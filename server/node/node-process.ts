@@ -63,6 +63,8 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     sendToStore: (message: StoreMessage) => mesh.send(STORE_ID, message),
     allowedOrigins: new Set(config.allowedOrigins),
     historyLimit: config.historyLimit,
+    clientsMax: config.clientsMax,
+    clientsPerAddressMax: config.clientsPerAddressMax,
     raffle: { enabled: config.raffle, everyN: config.raffleEveryN },
     onTicket: (client, kind) => raffle?.ticket(client, kind),
     raffleState: () => raffle?.clientState() ?? disabledRaffle,

@@ -5,6 +5,7 @@ import { SlewingClock } from '../algorithms/slewing-clock.js';
 import { ViewCoordinator, type CoordinatorEvent } from '../algorithms/total-order-multicast.js';
 import type { StoreConfig } from '../config.js';
 import { installErrorHandler } from '../http-errors.js';
+import { httpServerOptions } from '../http-options.js';
 import type { Log } from '../log.js';
 import { attachToHttpServer } from '../mesh/peer-mesh.js';
 import { randomBytes } from 'node:crypto';
@@ -89,7 +90,7 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   mesh.on('up', (peer) => log('peer.up', { peer }));
   mesh.on('down', (peer, reason) => log('peer.down', { peer, reason }));
 
-  const app = Fastify({ logger: false, bodyLimit: 1024, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
+  const app = Fastify({ ...httpServerOptions, bodyLimit: 1024 });
   installErrorHandler(app, log);
   app.get('/api/health', async () => ({
     id: config.id,

@@ -1,3 +1,4 @@
+import type { Change } from '../../shared/board.js';
 import type { StoreMessage } from '../../shared/peer/store.js';
 import { CHANGES_PER_MESSAGE_MAX } from '../../shared/peer/store.js';
 import { OlympixError } from '../errors.js';
@@ -81,25 +82,55 @@ export class StoreService {
   }
 
   private sync(node: string, epoch: string | null, seq: number): void {
-    const { store, log, send } = this.options;
+    const { store, log } = this.options;
     const resumable = epoch === store.epoch && seq <= store.seq && store.seq - seq <= this.catchUpLimit;
-    if (!resumable) {
-      const snapshot = store.snapshot();
-      send(node, { type: 'store.snapshot', ...snapshot });
-      send(node, { type: 'store.changes', epoch: store.epoch, changes: [], live: true });
-      log('store.sync', { node, mode: 'snapshot', seq: snapshot.seq });
-      return;
-    }
+    if (!resumable) return this.sendSnapshot(node, 'snapshot');
     let position = seq;
     let sent = 0;
     for (;;) {
       const changes = store.changesAfter(position, CHANGES_PER_MESSAGE_MAX);
-      const live = changes.length < CHANGES_PER_MESSAGE_MAX;
-      send(node, { type: 'store.changes', epoch: store.epoch, changes, live });
-      sent += changes.length;
-      if (live) break;
+      const last = changes.length < CHANGES_PER_MESSAGE_MAX;
+      // Pages are bounded by bytes as well as count, so that none exceeds the peer
+      // link's frame limit; a page the link refuses (over its limit, or its buffer
+      // full) would leave a gap, so the node gets a snapshot instead.
+      const pages = pagesOf(changes, CATCH_UP_PAGE_BYTES_MAX);
+      for (const [index, page] of pages.entries()) {
+        const live = last && index === pages.length - 1;
+        if (!this.options.send(node, { type: 'store.changes', epoch: store.epoch, changes: page, live })) {
+          log('store.sync-fallback', { node, reason: 'catch-up page not accepted by the link', from: seq, sent });
+          return this.sendSnapshot(node, 'snapshot after a refused page');
+        }
+        sent += page.length;
+      }
+      if (last) break;
       position = changes[changes.length - 1]!.seq;
     }
     log('store.sync', { node, mode: 'changes', from: seq, count: sent });
   }
+
+  private sendSnapshot(node: string, mode: string): void {
+    const { store, log, send } = this.options;
+    const snapshot = store.snapshot();
+    const ok = send(node, { type: 'store.snapshot', ...snapshot }) && send(node, { type: 'store.changes', epoch: store.epoch, changes: [], live: true });
+    log(ok ? 'store.sync' : 'store.sync-failed', { node, mode, seq: snapshot.seq });
+  }
+}
+
+/** Half the peer link's 4 MiB frame limit: room for the envelope and any catalog. */
+const CATCH_UP_PAGE_BYTES_MAX = 2 * 1024 * 1024;
+
+/** Splits changes into pages of at most maxBytes of JSON (a single larger change is a page of its own). */
+function pagesOf(changes: Change[], maxBytes: number): Change[][] {
+  const pages: Change[][] = [[]];
+  let bytes = 0;
+  for (const change of changes) {
+    const size = JSON.stringify(change).length;
+    if (bytes + size > maxBytes && pages.at(-1)!.length > 0) {
+      pages.push([]);
+      bytes = 0;
+    }
+    pages.at(-1)!.push(change);
+    bytes += size;
+  }
+  return pages;
 }

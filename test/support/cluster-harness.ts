@@ -74,6 +74,11 @@ export class ClusterHarness {
     private readonly echo: boolean,
   ) {}
 
+  /** The cluster secret of the peer links (abuse tests impersonate members with it). */
+  get secret(): string {
+    return this.env.OLYMPIX_CLUSTER_SECRET!;
+  }
+
   static async start(options: HarnessOptions = {}): Promise<ClusterHarness> {
     const nodeCount = options.nodes ?? 3;
     const names = ['dispatcher', 'store', ...Array.from({ length: nodeCount }, (_, i) => `node-${i + 1}`)];

@@ -81,6 +81,8 @@ describe('defaults', () => {
       raffle: true,
       raffleEveryN: 100,
       dispatcher: null,
+      clientsMax: 20_000,
+      clientsPerAddressMax: 1000,
     });
   });
 
