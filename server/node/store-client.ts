@@ -25,6 +25,8 @@ export interface StoreClientOptions {
   /** Called after the replica was replaced by a snapshot. */
   onSnapshot: () => void;
   writeTimeoutMs?: number;
+  /** How long a write waits for a link that is down before 503. */
+  linkDownWaitMs?: number;
   maxPendingWrites?: number;
 }
 
@@ -42,9 +44,11 @@ export class StoreClient {
   private syncing = false;
   private readonly writeTimeoutMs: number;
   private readonly maxPendingWrites: number;
+  private readonly linkDownWaitMs: number;
 
   constructor(private readonly options: StoreClientOptions) {
     this.writeTimeoutMs = options.writeTimeoutMs ?? 5000;
+    this.linkDownWaitMs = options.linkDownWaitMs ?? 3000;
     this.maxPendingWrites = options.maxPendingWrites ?? 10_000;
   }
 
@@ -83,7 +87,6 @@ export class StoreClient {
     if (this.pending.size >= this.maxPendingWrites) {
       return Promise.reject(Errors.storeUnavailable('too many writes waiting for the store'));
     }
-    if (!this.linkUp) return Promise.reject(Errors.storeUnavailable('no link to the store'));
     const requestId = this.nextRequestId++;
     const message = {
       type: 'store.write' as const,
@@ -92,13 +95,24 @@ export class StoreClient {
       write,
       updatedAt,
     };
+    // With the link down (the store restarting, or the link reconnecting), the write
+    // waits a little for it: it is sent as soon as the link is back. A store that stays
+    // away gets a clear 503 sooner than a lost answer would.
+    const linkUp = this.linkUp;
+    const timeoutMs = linkUp ? this.writeTimeoutMs : this.linkDownWaitMs;
     return new Promise<Change>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        reject(Errors.storeUnavailable(`no answer within ${this.writeTimeoutMs} ms; the write may or may not be committed (see the change stream)`));
-      }, this.writeTimeoutMs);
+        reject(
+          Errors.storeUnavailable(
+            linkUp || this.linkUp
+              ? `no answer within ${timeoutMs} ms; the write may or may not be committed (see the change stream)`
+              : `no link to the store for ${timeoutMs} ms; the write was not sent`,
+          ),
+        );
+      }, timeoutMs);
       this.pending.set(requestId, { message, resolve, reject, timer });
-      this.options.channel.send(message);
+      if (linkUp) this.options.channel.send(message);
     });
   }
 
