@@ -6,9 +6,11 @@ import { renderTable } from './lib/table.js';
 // nodes), SIGKILL the leader N times (default 20); each time measure from the kill
 // until every live member has reported the same new leader. A member reports a leader
 // with an `election.leader` log line; the harness timestamps each line as it reads it
-// from the member's pipe, so the figure is the time until the last survivor knew.
+// from the member's pipe, so the figure is the time until the last survivor knew. The
+// killed member is restarted, and the cluster given 2 s to settle, before the next kill.
 
 const MEMBERS = ['store', 'node-1', 'node-2', 'node-3'];
+const SETTLE_MS = 2000;
 
 function leaderLines(cluster: ClusterHarness, member: string, afterMs: number): LogLine[] {
   return (cluster.logs.get(member) ?? []).filter((line) => line.event === 'election.leader' && line.receivedMs >= afterMs);
@@ -45,6 +47,10 @@ export async function run(args: string[]): Promise<void> {
       rows.push([String(kill), leader!, agreed.leader, String(agreed.term), elapsedMs]);
       await cluster.restart(leader!);
       ({ leader } = await current());
+      // Let the restarted process finish starting (tsx compiles it; it joins the view
+      // and syncs its clock) before the next kill, so that each kill meets a settled
+      // cluster rather than one still busy with the last restart.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     }
   } finally {
     await cluster.stop();

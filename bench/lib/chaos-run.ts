@@ -128,10 +128,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
 
     // ---- faults ----
+    // Every kind of fault equally often: rounds of a seeded shuffle of all kinds.
+    const schedule: Fault[] = options.schedule ? [...options.schedule] : [];
+    while (schedule.length < options.faults) {
+      const round = [...FAULTS];
+      for (let i = round.length - 1; i > 0; i--) {
+        const j = random.int(i + 1);
+        [round[i], round[j]] = [round[j]!, round[i]!];
+      }
+      schedule.push(...round);
+    }
     let skewAfterFaultsMaxMs = 0;
     await new Promise((resolve) => setTimeout(resolve, 1000));
     for (let n = 0; n < options.faults; n++) {
-      const fault = options.schedule?.[n] ?? FAULTS[random.int(FAULTS.length)]!;
+      const fault = schedule[n]!;
       const node = NODES[random.int(NODES.length)]!;
       const holdMs = options.faultIntervalMs * 0.4;
       const line = `${(n + 1).toString().padStart(2)}. ${fault}${fault.endsWith('node') ? ` ${node}` : ''}`;
