@@ -1,20 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
+import { CLUSTER_TOPIC } from '../../shared/board.js';
 import { isStoreMessage, type PeerMessage } from '../../shared/peer-protocol.js';
-import { SlewingClock } from '../algorithms/slewing-clock.js';
-import { MemberRuntime } from '../member/member-runtime.js';
 import type { StoreMessage } from '../../shared/peer/store.js';
 import type { NodeConfig } from '../config.js';
+import { Errors } from '../errors.js';
 import type { Log } from '../log.js';
-import { attachToHttpServer } from '../mesh/peer-mesh.js';
-import { createPeerMesh } from '../peer-mesh-factory.js';
-import { monotonicClock, systemClock } from '../process-clock.js';
-import { buildNodeApp, type NodeApp } from './node-app.js';
-import { RaffleService } from './raffle-service.js';
-import { CLUSTER_TOPIC } from '../../shared/board.js';
 import { ClusterBoard } from '../member/cluster-board.js';
 import { registerControlRoutes } from '../member/control-routes.js';
-import { Errors } from '../errors.js';
+import { createMember } from '../member/member-process.js';
+import { attachToHttpServer } from '../mesh/peer-mesh.js';
+import { monotonicClock } from '../process-clock.js';
+import { buildNodeApp, type NodeApp } from './node-app.js';
+import { RaffleService } from './raffle-service.js';
 
 // A frontend node process: the node app on its port, the peer mesh to the store and
 // the other nodes on the same port under /peer.
@@ -30,22 +27,8 @@ const STORE_ID = 'store';
 export async function startNode(config: NodeConfig, log: Log): Promise<RunningNode> {
   const storeMember = config.peers.find((peer) => peer.id === STORE_ID);
   if (!storeMember) throw new Error(`node ${config.id} needs --peer store=URL`);
-  const base = systemClock({ skewMs: config.clockSkewMs, driftPpm: config.clockDriftPpm });
-  // Every "last updated at" this node stamps comes from this synchronised clock.
-  const clock = new SlewingClock({ base });
-  const mesh = createPeerMesh(config.id, config.peers, config.secret, log);
-  const incarnation = randomBytes(6).toString('hex');
-  const runtime = new MemberRuntime({
-    id: config.id,
-    members: [config.id, ...config.peers.map((peer) => peer.id)],
-    mesh,
-    clock,
-    base,
-    log,
-    dataDir: config.dataDir,
-    leaderElection: config.leaderElection,
-    clockSync: config.clockSync,
-  });
+  // Every "last updated at" this node stamps comes from member.clock, the synchronised clock.
+  const { base, clock, mesh, runtime, incarnation } = createMember(config.id, config, log);
   // A node serves nobody before its clock is synchronised (so that a large start-up
   // error can be stepped once), or before a bound, since a time daemon may not come.
   let serving = false;

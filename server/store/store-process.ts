@@ -1,21 +1,17 @@
 import Fastify from 'fastify';
 import type { Server as HttpServer } from 'node:http';
 import { isStoreMessage, type PeerMessage } from '../../shared/peer-protocol.js';
-import { SlewingClock } from '../algorithms/slewing-clock.js';
 import { ViewCoordinator, type CoordinatorEvent } from '../algorithms/total-order-multicast.js';
+import { bearerToken, secretsEqual } from '../auth.js';
 import type { StoreConfig } from '../config.js';
+import { Errors } from '../errors.js';
 import { installErrorHandler } from '../http-errors.js';
 import { httpServerOptions } from '../http-options.js';
 import type { Log } from '../log.js';
-import { attachToHttpServer } from '../mesh/peer-mesh.js';
-import { randomBytes } from 'node:crypto';
-import { bearerToken, secretsEqual } from '../auth.js';
-import { Errors } from '../errors.js';
 import { ClusterBoard } from '../member/cluster-board.js';
 import { registerControlRoutes } from '../member/control-routes.js';
-import { MemberRuntime } from '../member/member-runtime.js';
-import { createPeerMesh } from '../peer-mesh-factory.js';
-import { systemClock } from '../process-clock.js';
+import { createMember } from '../member/member-process.js';
+import { attachToHttpServer } from '../mesh/peer-mesh.js';
 import { routeUpgrades } from '../upgrade-router.js';
 import { SqliteStore } from './sqlite-store.js';
 import { StoreService } from './store-service.js';
@@ -31,26 +27,13 @@ export interface RunningStore {
 export async function startStore(config: StoreConfig, log: Log): Promise<RunningStore> {
   const store = SqliteStore.open(config.dataDir, config.catalog);
   log('store.opened', { dataDir: config.dataDir, epoch: store.epoch, seq: store.seq, teams: store.catalog.teams.length, events: store.catalog.events.length });
-  const mesh = createPeerMesh(config.id, config.peers, config.secret, log);
+  const { base, clock, mesh, runtime, incarnation } = createMember(config.id, config, log);
   const nodeIds = new Set(config.peers.map((peer) => peer.id));
   const service = new StoreService({
     store,
     log,
     send: (node, message) => mesh.send(node, message),
     broadcast: (message) => mesh.broadcast(message, (peer) => nodeIds.has(peer)),
-  });
-  const base = systemClock({ skewMs: config.clockSkewMs, driftPpm: config.clockDriftPpm });
-  const clock = new SlewingClock({ base });
-  const runtime = new MemberRuntime({
-    id: config.id,
-    members: [config.id, ...config.peers.map((peer) => peer.id)],
-    mesh,
-    clock,
-    base,
-    log,
-    dataDir: config.dataDir,
-    leaderElection: config.leaderElection,
-    clockSync: config.clockSync,
   });
   // When the store leads, it installs the multicast's views among the nodes (it holds no
   // tickets itself: the coordinator role needs none).
@@ -67,7 +50,6 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
       }
     },
   });
-  const incarnation = randomBytes(6).toString('hex');
   const board = new ClusterBoard({
     selfId: config.id,
     mesh,
