@@ -5,8 +5,8 @@
 
 import { css, html, LitElement, type PropertyValues, type TemplateResult } from 'lit';
 import { MEDALS, type Medal } from '../../shared/board.js';
-import { sessionStore } from './browser-feed.js';
-import { checkToken, parseScoreForm } from './cauldron-validation.js';
+import { parseScoreForm } from './cauldron-validation.js';
+import { dropToken, formStyles, loadToken, submitToken, tokenPanel } from './write-token.js';
 import { teamsOfEvent, type BoardState } from './feed-state.js';
 import { formatUpdatedAt, formatValue } from './format.js';
 import { LiveFeedController } from './live-feed-controller.js';
@@ -14,7 +14,6 @@ import { FeedStatus } from './live-feed.js';
 import { pageHeader, reflectFeedOnHost, themeStyles } from './theme.js';
 import { medalBody, medalsUrl, postRaffleAction, postWrite, scoreBody, scoresUrl, type WriteFetch, type WriteResult } from './write-client.js';
 
-const TOKEN_KEY = 'olympix.token';
 const MEDAL_LABEL: Record<Medal, string> = { gold: 'Gold', silver: 'Silver', bronze: 'Bronze' };
 
 interface Outcome {
@@ -35,34 +34,11 @@ export class OlympixCauldron extends LitElement {
 
   static override styles = [
     themeStyles,
+    formStyles,
     css`
       .token-panel,
       .card {
         padding: 0.9rem 1rem;
-      }
-      .token-panel form {
-        display: flex;
-        flex-wrap: wrap;
-        gap: 0.5rem;
-        align-items: end;
-      }
-      label {
-        display: flex;
-        flex-direction: column;
-        gap: 0.2rem;
-        font-size: 0.9rem;
-      }
-      input {
-        font: inherit;
-        padding: 0.45rem 0.6rem;
-        border: 1px solid var(--line);
-        border-radius: 6px;
-        background: var(--bg);
-        color: var(--ink);
-        min-width: 0;
-      }
-      input[aria-invalid='true'] {
-        border-color: var(--bad);
       }
       input:focus-visible,
       button:focus-visible {
@@ -160,7 +136,7 @@ export class OlympixCauldron extends LitElement {
 
   constructor() {
     super();
-    this.token = sessionStore()?.getItem(TOKEN_KEY) ?? '';
+    this.token = loadToken();
     this.tokenError = '';
     this.pending = null;
     this.outcome = null;
@@ -209,56 +185,28 @@ export class OlympixCauldron extends LitElement {
   // ---- token ----
 
   private renderToken(): TemplateResult {
-    if (this.token !== '') {
-      return html`<div class="panel token-panel" data-testid="token-panel" data-token="set">
-        <span>Write token set for this browser session.</span>
-        <button class="secondary" type="button" data-testid="token-change" @click=${this.forgetToken}>Change token</button>
-      </div>`;
-    }
-    return html`<div class="panel token-panel" data-testid="token-panel" data-token="missing">
-      <form @submit=${this.saveToken} novalidate>
-        <label
-          ><span>Write token (printed by <code>npm start</code>)</span>
-          <input
-            name="token"
-            type="password"
-            autocomplete="off"
-            required
-            data-testid="token-input"
-            aria-invalid=${this.tokenError ? 'true' : 'false'}
-            aria-describedby="token-error"
-        /></label>
-        <button type="submit" data-testid="token-save">Use token</button>
-      </form>
-      <p class="form-error" id="token-error" data-testid="token-error" ?hidden=${!this.tokenError}>${this.tokenError}</p>
-    </div>`;
+    return tokenPanel(
+      this.token,
+      this.tokenError,
+      { set: 'Write token set for this browser session.', label: html`Write token (printed by <code>npm start</code>)`, submit: 'Use token' },
+      (event) => this.saveToken(event),
+      () => this.forgetToken(),
+    );
   }
 
   private saveToken(event: SubmitEvent): void {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const input = form.elements.namedItem('token') as HTMLInputElement;
-    const checked = checkToken(input.value);
-    if (!checked.ok) {
-      this.tokenError = checked.message;
+    const result = submitToken(event);
+    if (!result.ok) {
+      this.tokenError = result.message;
       return;
     }
-    this.token = checked.token;
+    this.token = result.token;
     this.tokenError = '';
-    try {
-      sessionStore()?.setItem(TOKEN_KEY, checked.token);
-    } catch {
-      // Without storage the token lasts as long as the page; still usable.
-    }
   }
 
   private forgetToken(): void {
     this.token = '';
-    try {
-      sessionStore()?.removeItem(TOKEN_KEY);
-    } catch {
-      // Nothing kept, nothing to forget.
-    }
+    dropToken();
   }
 
   // ---- scores ----

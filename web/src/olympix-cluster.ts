@@ -14,8 +14,7 @@
 
 import { css, html, LitElement, unsafeCSS, type PropertyValues, type TemplateResult } from 'lit';
 import type { ClusterState, MemberStatus } from '../../shared/cluster.js';
-import { sessionStore } from './browser-feed.js';
-import { checkToken } from './cauldron-validation.js';
+import { dropToken, formStyles, loadToken, submitToken, tokenPanel } from './write-token.js';
 import './cluster-chart.js';
 import type { ChartMarker, ChartSeries } from './cluster-chart.js';
 import { createClusterFeed } from './cluster-feed.js';
@@ -45,7 +44,6 @@ import {
 import { LiveFeedController } from './live-feed-controller.js';
 import { pageHeader, reflectFeedOnHost, themeStyles } from './theme.js';
 
-const TOKEN_KEY = 'olympix.token';
 const POLL_INTERVAL_MS = 2_000;
 const SKEW_STEP_MS = 100;
 /** Chart colours that read on the light and the dark background alike; the store takes the first. */
@@ -73,6 +71,7 @@ export class OlympixCluster extends LitElement {
 
   static override styles = [
     themeStyles,
+    formStyles,
     unsafeCSS(TOPOLOGY_CSS),
     css`
       main {
@@ -132,27 +131,6 @@ export class OlympixCluster extends LitElement {
         gap: 0.5rem 0.9rem;
         padding: 0.7rem 0.9rem;
         margin-top: 1rem;
-      }
-      .token-panel form {
-        display: flex;
-        flex-wrap: wrap;
-        gap: 0.5rem;
-        align-items: end;
-      }
-      label {
-        display: flex;
-        flex-direction: column;
-        gap: 0.2rem;
-        font-size: 0.9rem;
-      }
-      input {
-        font: inherit;
-        padding: 0.4rem 0.6rem;
-        border: 1px solid var(--line);
-        border-radius: 6px;
-        background: var(--bg);
-        color: var(--ink);
-        min-width: 0;
       }
       button {
         font: inherit;
@@ -542,7 +520,7 @@ export class OlympixCluster extends LitElement {
     this.cluster = null;
     this.dispatcherNodes = null;
     this.processes = null;
-    this.token = sessionStore()?.getItem(TOKEN_KEY) ?? '';
+    this.token = loadToken();
     this.tokenError = '';
     this.pending = null;
     this.outcome = null;
@@ -694,29 +672,17 @@ export class OlympixCluster extends LitElement {
   }
 
   private renderToken(): TemplateResult {
-    if (this.token !== '') {
-      return html`<div class="panel token-panel" data-testid="token-panel" data-token="set">
-        <span>Fault controls unlocked for this browser session.</span>
-        <button class="secondary" type="button" data-testid="token-change" @click=${this.forgetToken}>Change token</button>
-      </div>`;
-    }
-    return html`<div class="panel token-panel" data-testid="token-panel" data-token="missing">
-      <form @submit=${this.saveToken} novalidate>
-        <label
-          ><span>Write token for the fault controls (printed by <code>npm start</code>)</span>
-          <input
-            name="token"
-            type="password"
-            autocomplete="off"
-            required
-            data-testid="token-input"
-            aria-invalid=${this.tokenError ? 'true' : 'false'}
-            aria-describedby="token-error"
-        /></label>
-        <button type="submit" data-testid="token-save">Unlock controls</button>
-      </form>
-      <p class="form-error" id="token-error" data-testid="token-error" ?hidden=${!this.tokenError}>${this.tokenError}</p>
-    </div>`;
+    return tokenPanel(
+      this.token,
+      this.tokenError,
+      {
+        set: 'Fault controls unlocked for this browser session.',
+        label: html`Write token for the fault controls (printed by <code>npm start</code>)`,
+        submit: 'Unlock controls',
+      },
+      (event) => this.saveToken(event),
+      () => this.forgetToken(),
+    );
   }
 
   private renderMember(id: string, state: ClusterState | null, leader: string | null, color: string): TemplateResult {
@@ -1127,32 +1093,20 @@ export class OlympixCluster extends LitElement {
   // ---- token and controls ----
 
   private saveToken(event: SubmitEvent): void {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const input = form.elements.namedItem('token') as HTMLInputElement;
-    const checked = checkToken(input.value);
-    if (!checked.ok) {
-      this.tokenError = checked.message;
+    const result = submitToken(event);
+    if (!result.ok) {
+      this.tokenError = result.message;
       return;
     }
-    this.token = checked.token;
+    this.token = result.token;
     this.tokenError = '';
-    try {
-      sessionStore()?.setItem(TOKEN_KEY, checked.token);
-    } catch {
-      // Without storage the token lasts as long as the page; still usable.
-    }
     void this.refreshProcesses();
   }
 
   private forgetToken(): void {
     this.token = '';
     this.processes = null;
-    try {
-      sessionStore()?.removeItem(TOKEN_KEY);
-    } catch {
-      // Nothing kept, nothing to forget.
-    }
+    dropToken();
   }
 
   private async runControl(action: ControlAction, member: string, body: Record<string, unknown>): Promise<void> {
