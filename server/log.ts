@@ -17,8 +17,10 @@ export function createLogger(options: LoggerOptions): Log {
   const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
   const now = options.now ?? Date.now;
   return (event, fields = {}) => {
-    // The fixed fields come last, so that no event field can overwrite them.
-    write(JSON.stringify({ ...fields, t: new Date(now()).toISOString(), role: options.role, id: options.id, event }));
+    // The fixed fields come first and no event field may overwrite them.
+    const line: Record<string, unknown> = { t: new Date(now()).toISOString(), role: options.role, id: options.id, event };
+    for (const [key, value] of Object.entries(fields)) if (!(key in line)) line[key] = value;
+    write(JSON.stringify(line));
   };
 }
 
