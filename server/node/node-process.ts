@@ -123,36 +123,15 @@ export async function startNode(config: NodeConfig, log: Log): Promise<RunningNo
     selfId: config.id,
     mesh,
     now: () => clock.nowMs(),
-    ownStatus: () => {
-      const multicast = raffle?.status();
-      return runtime.published({
+    ownStatus: () =>
+      runtime.published({
         role: 'node',
         incarnation,
         injectedSkewMs: base.injectedSkewMs(),
         push: node.hub.pushStatus(),
         store: null,
-        multicast: multicast
-          ? {
-              lamport: multicast.multicast.lamport,
-              holdBack: multicast.multicast.holdBack,
-              delivered: multicast.delivered,
-              viewId: multicast.multicast.viewId,
-              viewMembers: multicast.multicast.viewMembers,
-              pending: multicast.multicast.pending,
-              ready: multicast.multicast.ready,
-              recentDeliveries: multicast.recentDeliveries,
-              raffle: {
-                round: multicast.raffle.round,
-                tickets: multicast.raffle.tickets,
-                entries: multicast.raffle.entries,
-                closed: multicast.raffle.closed,
-                winner: multicast.raffle.winner?.entry?.client ?? null,
-                recentEntries: raffle!.raffle.entries.slice(-10).map((entry) => ({ ordinal: entry.ordinal, client: entry.client, node: entry.node, index: entry.index })),
-              },
-            }
-          : null,
-      });
-    },
+        multicast: raffle?.publishedStatus() ?? null,
+      }),
     publish: (state) => node.hub.publishTo(CLUSTER_TOPIC, { type: 'cluster', state }),
   });
 

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { RAFFLE_TOPIC } from '../../shared/board.js';
+import type { MemberStatus } from '../../shared/cluster.js';
 import type { RaffleEntry as ClientRaffleEntry, RaffleState as ClientRaffleState } from '../../shared/client-protocol.js';
 import type { MulticastPayload, RaffleEntry, RaffleState, RaffleWinner, TicketKind } from '../../shared/peer/multicast.js';
 import type { StoreMessage } from '../../shared/peer/store.js';
@@ -39,6 +40,8 @@ interface OrderCheckpoint {
   delivered: number;
   digest: string;
 }
+
+type MulticastStatus = NonNullable<MemberStatus['multicast']>;
 
 const CHECKPOINT_EVERY = 1000;
 const FNV_OFFSET = 0x811c9dc5;
@@ -299,6 +302,30 @@ export class RaffleService {
       ticketsOffered: this.ticketsOffered,
       ticketsRefused: this.ticketsRefused,
       raffle: { generation: this.raffle.generation, round: raffle.round, tickets: raffle.tickets, entries: raffle.entries, closed: raffle.closed, winner: raffle.winner },
+    };
+  }
+
+  /** The multicast and raffle part of this node's published status (shared/cluster.ts), for the cluster view. */
+  publishedStatus(): MulticastStatus {
+    const multicast = this.multicast.status();
+    const raffle = this.raffle.status();
+    return {
+      lamport: multicast.lamport,
+      holdBack: multicast.holdBack,
+      delivered: this.deliveredCount,
+      viewId: multicast.viewId,
+      viewMembers: multicast.viewMembers,
+      pending: multicast.pending,
+      ready: multicast.ready,
+      recentDeliveries: this.recentDeliveries,
+      raffle: {
+        round: raffle.round,
+        tickets: raffle.tickets,
+        entries: raffle.entries,
+        closed: raffle.closed,
+        winner: raffle.winner?.entry?.client ?? null,
+        recentEntries: this.raffle.entries.slice(-10).map((entry) => ({ ordinal: entry.ordinal, client: entry.client, node: entry.node, index: entry.index })),
+      },
     };
   }
 
