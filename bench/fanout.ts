@@ -4,6 +4,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_V8_FLAGS } from '../server/cluster/topology.js';
 import { ClusterHarness } from '../test/support/cluster-harness.js';
 import type { ConnectResult, LoadCommand, LoadMessage, LoadReport, LoadTarget, WriteStamp } from './fanout-load.js';
 import { startScript, type ScriptProcess } from './lib/child.js';
@@ -63,6 +64,8 @@ interface Options {
   cpuProfDir: string | null;
   maxMinutes: number;
   echo: boolean;
+  /** Run the references with the V8 flags olympix's nodes run with (NODE_V8_FLAGS). */
+  sameV8Flags: boolean;
 }
 
 const HELP = `npm run bench -- fanout [flags]
@@ -84,6 +87,8 @@ Socket.IO server, N subscribers on one topic, a paced burst and a flood of write
                        went during the measured phases
   --max-minutes M      stop starting new rounds after M minutes (default 30)
   --echo               print the servers' own output
+  --same-v8-flags      run the references with the V8 flags of olympix's nodes
+                       (${NODE_V8_FLAGS.join(' ')}; by default they run with Node's defaults)
 
 The last line is one JSON object for N = 10,000 (or the largest N measured).
 BENCH_DEBUG=1 in the environment prints each write's timeline (sent, accepted,
@@ -101,6 +106,7 @@ function parseOptions(args: string[]): Options | null {
     cpuProfDir: null,
     maxMinutes: 30,
     echo: false,
+    sameV8Flags: false,
   };
   const integer = (value: string | undefined, flag: string, min: number, max: number): number => {
     const number = Number(value);
@@ -149,6 +155,9 @@ function parseOptions(args: string[]): Options | null {
         break;
       case '--echo':
         options.echo = true;
+        break;
+      case '--same-v8-flags':
+        options.sameV8Flags = true;
         break;
       default:
         throw new Error(`unknown flag "${flag}" (see --help)`);
@@ -288,7 +297,7 @@ async function startReference(kind: 'ws' | 'sio', options: Options): Promise<Ser
   const token = `bench-${Math.random().toString(36).slice(2)}`;
   const env: NodeJS.ProcessEnv = { ...process.env, OLYMPIX_WRITE_TOKEN: token };
   delete env.NODE_OPTIONS;
-  const script: ScriptProcess = startScript(kind === 'ws' ? WS_SCRIPT : SIO_SCRIPT, ['--port', '0'], { env, nodeArgs: ['--expose-gc'], echo: options.echo });
+  const script: ScriptProcess = startScript(kind === 'ws' ? WS_SCRIPT : SIO_SCRIPT, ['--port', '0'], { env, nodeArgs: ['--expose-gc', ...(options.sameV8Flags ? NODE_V8_FLAGS : [])], echo: options.echo });
   const listening = await script.waitForLine((line) => line.event === 'listening', 30_000);
   const url = String(listening.url);
   return {
@@ -664,7 +673,8 @@ export async function run(args: string[]): Promise<void> {
   const failures: string[] = [];
   process.stdout.write(
     `fanout: sizes ${options.sizes.join(', ')}; servers ${options.servers.join(', ')}; ${options.loadProcesses} load processes; ` +
-      `${options.writes} writes paced ${options.intervalMs} ms apart, then ${options.writes} at once\n`,
+      `${options.writes} writes paced ${options.intervalMs} ms apart, then ${options.writes} at once; ` +
+      `V8 flags: olympix's nodes ${NODE_V8_FLAGS.join(' ')}, references ${options.sameV8Flags ? 'the same' : "Node's defaults"}\n`,
   );
   try {
     // N outside, servers inside: a drift of the machine over the run touches every server alike.

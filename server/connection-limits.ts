@@ -2,9 +2,9 @@ import { isIPv6 } from 'node:net';
 
 // Caps on concurrent connections, so that one address (or everyone together) cannot
 // hold more sockets, and the memory each one costs, than a node can afford. Pure
-// bookkeeping: the caller admits a connection when it opens and releases it when the
-// socket is closed for good, so that the count follows the real resource (a socket
-// that is closing still holds its buffers until it is gone).
+// bookkeeping: the caller admits a connection when it opens and releases it (once)
+// when the socket is closed for good, so that the count follows the real resource (a
+// socket that is closing still holds its buffers until it is gone).
 
 /** Concurrent browser WebSockets one address may hold on one node. */
 export const CLIENTS_PER_ADDRESS_MAX = 1000;
@@ -17,7 +17,7 @@ export interface ConnectionLimitsOptions {
 }
 
 export type Admission =
-  | { ok: true; address: string; release: () => void }
+  | { ok: true; address: string }
   | { ok: false; address: string; reason: 'per-address' | 'total'; count: number; max: number };
 
 export class ConnectionLimits {
@@ -46,7 +46,8 @@ export class ConnectionLimits {
 
   /**
    * Takes a slot for a new connection from `remoteAddress`, or says which cap refuses
-   * it. The release function is idempotent: call it on every path that ends the socket.
+   * it. Each admitted connection is released once, when its socket is closed for good
+   * (no closure per connection: a node holds tens of thousands).
    */
   admit(remoteAddress: string | undefined): Admission {
     const address = addressKey(remoteAddress);
@@ -55,20 +56,18 @@ export class ConnectionLimits {
     if (count >= this.perAddressMax) return { ok: false, address, reason: 'per-address', count, max: this.perAddressMax };
     this.byAddress.set(address, count + 1);
     this.open++;
-    let released = false;
-    return {
-      ok: true,
-      address,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.open--;
-        const left = (this.byAddress.get(address) ?? 1) - 1;
-        // An address with no connection left takes no memory: the map holds live addresses only.
-        if (left <= 0) this.byAddress.delete(address);
-        else this.byAddress.set(address, left);
-      },
-    };
+    return { ok: true, address };
+  }
+
+  /** Gives back the slot of an admitted connection from `remoteAddress`. */
+  release(remoteAddress: string | undefined): void {
+    const address = addressKey(remoteAddress);
+    const count = this.byAddress.get(address);
+    if (count === undefined) return; // nothing held: never admitted, or released already
+    this.open--;
+    // An address with no connection left takes no memory: the map holds live addresses only.
+    if (count <= 1) this.byAddress.delete(address);
+    else this.byAddress.set(address, count - 1);
   }
 }
 

@@ -59,7 +59,7 @@ export class ManagedProcess {
     this.restartTimer = null;
     this.stopping = false;
     this.startedAtMs = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_PATH, ...this.spec.args], {
+    const child = spawn(process.execPath, [...(this.spec.v8Flags ?? []), '--import', 'tsx', CLI_PATH, ...this.spec.args], {
       env: { ...this.options.env, OLYMPIX_SUPERVISED: '1' },
       // stdin stays open as a lifeline: the child exits when it closes (the supervisor died).
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -30,7 +30,20 @@ export interface ProcessSpec {
   port: number;
   url: string;
   args: string[];
+  /** Flags for the process's V8 (before the script), if any. */
+  v8Flags?: string[];
 }
+
+/**
+ * The V8 flags a node runs with. A node's young generation grows to V8's default of
+ * 2 x 16 MiB while pages connect (each connection's handshake, welcome and snapshot
+ * are short-lived garbage) and stays resident: with three nodes on one machine that
+ * was 3 x ~24 MiB, about 7 KB of RSS per connection at 10,000 connections, more than
+ * the connections themselves. 4 MiB semi-spaces hold the fan-out's garbage (it
+ * allocates once per change, not per delivery); `npm run bench -- fanout` measures it
+ * (docs/BENCHMARKS.md).
+ */
+export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 export function nodeIds(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `node-${i + 1}`);
@@ -74,6 +87,7 @@ export function clusterTopology(options: TopologyOptions): ProcessSpec[] {
     role: 'node',
     port: node.port,
     url: url(node.port),
+    v8Flags: [...NODE_V8_FLAGS],
     args: [
       'node',
       '--id', node.id,

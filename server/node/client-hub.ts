@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
 import { CLUSTER_TOPIC, RAFFLE_TOPIC, topicOfChange, type Change } from '../../shared/board.js';
 import {
   CLIENT_PROTOCOL_VERSION,
@@ -12,11 +10,13 @@ import type { ClusterState } from '../../shared/cluster.js';
 import { compileSchema } from '../compile-schema.js';
 import type { Log } from '../log.js';
 import type { BoardReplica } from './board-replica.js';
-import { TokenBucket } from './rate-limiter.js';
+import type { ClientSocket, ClientSocketOwner } from './client-socket.js';
+import { TokenBucketRule } from './rate-limiter.js';
 
-// The browser side of a node: one ClientSession per WebSocket, the topic index, and
-// the fan-out of committed changes. A change is serialised once and the same string
-// is sent to every subscriber of its topic.
+// The browser side of a node: its WebSockets (ClientSocket: the socket and the page's
+// state in one object), the topic index, and the fan-out of committed changes. A
+// change is serialised and framed once and the same bytes go to every subscriber of
+// its topic.
 
 export type TicketKind = 'subscribe' | 'snapshot' | 'refresh' | 'read';
 
@@ -56,37 +56,23 @@ export interface ClientHubOptions {
   bufferSweepMs?: number;
   /** A socket we closed is destroyed if its close handshake has not ended after this; default 5000 (ws waits 30 s). */
   closeGraceMs?: number;
+  /** Called once when an adopted socket is closed for good (its connection slot can go). */
+  onSocketClosed?: (socket: ClientSocket) => void;
 }
 
 const validateClientMessage = compileSchema(ClientMessage);
 
-export class ClientSession {
-  client: string;
-  page = 'unknown';
-  readonly topics = new Set<string>();
-  invalidMessages = 0;
-  alive = true;
-  /** Destroys the socket if a close we started is not answered in time (set once). */
-  terminateTimer: NodeJS.Timeout | undefined;
-  constructor(
-    readonly socket: WebSocket,
-    readonly address: string,
-    readonly bucket: TokenBucket,
-  ) {
-    this.client = 'c' + randomBytes(8).toString('hex');
-  }
-}
-
 const LATENCY_SAMPLES = 256;
 
-export class ClientHub {
-  private readonly sessions = new Set<ClientSession>();
+export class ClientHub implements ClientSocketOwner {
+  private readonly sessions = new Set<ClientSocket>();
   /** Change frames pushed to pages since start (counted per change, not per delivery). */
   framesSent = 0;
   private readonly pushLatenciesMs = new Float64Array(LATENCY_SAMPLES);
   private pushLatencyCount = 0;
   private rateWindow = { atMs: performance.now(), frames: 0, perS: 0 };
-  private readonly subscribers = new Map<string, Set<ClientSession>>();
+  private readonly subscribers = new Map<string, Set<ClientSocket>>();
+  private readonly rateLimit: TokenBucketRule;
   private readonly maxBufferedBytes: number;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly bufferSweep: NodeJS.Timeout;
@@ -111,6 +97,7 @@ export class ClientHub {
       ...options,
     };
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.rateLimit = new TokenBucketRule(this.options.messagesPerS, this.options.messageBurst);
     // ws's heartbeat pattern: ping every interval, terminate a client that did not pong since the last one.
     this.heartbeat = setInterval(() => this.checkHeartbeats(), this.options.heartbeatMs);
     this.heartbeat.unref();
@@ -123,59 +110,62 @@ export class ClientHub {
   }
 
   /** Adopts a new connection. Must be called synchronously in the route handler, before any await. */
-  accept(socket: WebSocket, address: string): ClientSession {
-    const session = new ClientSession(
-      socket,
-      address,
-      new TokenBucket(this.options.messagesPerS, this.options.messageBurst, this.options.monotonicMs()),
-    );
-    this.sessions.add(session);
-    socket.on('message', (data, isBinary) => this.receive(session, data, isBinary));
-    socket.on('pong', () => (session.alive = true));
-    socket.on('close', () => {
-      clearTimeout(session.terminateTimer);
-      this.remove(session);
-    });
-    // ws reports a protocol violation (bad UTF-8, a frame too large, too many fragments)
-    // as 'error' and has already sent its close frame (1007, 1009, 1008, 1002): give the
-    // client the grace to read it and answer, then cut it. Terminating at once would reset
-    // the connection under the close frame, and the page would see 1006 instead of why.
-    socket.on('error', () => this.armTerminate(session));
-    this.sendWelcome(session);
-    return session;
+  accept(socket: ClientSocket, address: string): ClientSocket {
+    this.rateLimit.start(socket, this.options.monotonicMs());
+    this.sessions.add(socket);
+    socket.adopt(this, address);
+    this.sendWelcome(socket);
+    return socket;
   }
 
-  private remove(session: ClientSession): void {
+  /** The socket closed for good: it leaves the hub, and its owner is told. */
+  socketClosed(session: ClientSocket): void {
+    clearTimeout(session.terminateTimer);
+    this.remove(session);
+    this.options.onSocketClosed?.(session);
+  }
+
+  /**
+   * ws reports a protocol violation (bad UTF-8, a frame too large, too many fragments)
+   * as 'error' and has already sent its close frame (1007, 1009, 1008, 1002): give the
+   * client the grace to read it and answer, then cut it. Terminating at once would reset
+   * the connection under the close frame, and the page would see 1006 instead of why.
+   */
+  socketFailed(session: ClientSocket): void {
+    this.armTerminate(session);
+  }
+
+  private remove(session: ClientSocket): void {
     if (!this.sessions.delete(session)) return;
     for (const topic of session.topics) this.subscribers.get(topic)?.delete(session);
     // Removed while its socket is still open: we are closing it (a slow consumer, a dead
     // heartbeat). A client that does not read will not answer the close frame either, and
     // its unsent bytes stay in memory until the socket is gone: do not wait ws's 30 s.
-    if (session.socket.readyState !== 3 /* CLOSED */) this.armTerminate(session);
+    if (session.readyState !== 3 /* CLOSED */) this.armTerminate(session);
   }
 
   /** Starts the close handshake, and destroys the socket if the client has not answered it within closeGraceMs. */
-  private closeSession(session: ClientSession, code: number, reason: string): void {
-    session.socket.close(code, reason);
+  private closeSession(session: ClientSocket, code: number, reason: string): void {
+    session.close(code, reason);
     this.armTerminate(session);
   }
 
-  private armTerminate(session: ClientSession): void {
+  private armTerminate(session: ClientSocket): void {
     if (session.terminateTimer !== undefined) return;
-    const socket = session.socket;
-    session.terminateTimer = setTimeout(() => socket.terminate(), this.options.closeGraceMs);
+    session.terminateTimer = setTimeout(() => session.terminate(), this.options.closeGraceMs);
     session.terminateTimer.unref();
   }
 
-  private receive(session: ClientSession, data: unknown, isBinary: boolean): void {
+  /** A message from a page (the socket's shared listener calls this). */
+  receive(session: ClientSocket, data: unknown, isBinary: boolean): void {
     if (session.terminateTimer !== undefined) return; // closing: nothing more is served
-    if (!session.bucket.take(this.options.monotonicMs())) {
+    if (!this.rateLimit.take(session, this.options.monotonicMs())) {
       this.options.log('client.closed', { client: session.client, reason: 'rate limited', address: session.address });
       this.send(session, { type: 'error', code: 'OLX_RATE_LIMITED', message: 'too many messages: slow down' });
       this.closeSession(session, CloseCode.rateLimited, 'rate limit exceeded');
       return;
     }
-    const backlogBytes = session.socket.bufferedAmount;
+    const backlogBytes = session.bufferedAmount;
     if (backlogBytes > this.options.requestBacklogMaxBytes) {
       // Every request has an answer; one who asks without reading the answers only fills our memory.
       this.options.log('client.closed', { client: session.client, reason: 'not reading its answers', bufferedBytes: backlogBytes, address: session.address });
@@ -220,7 +210,7 @@ export class ClientHub {
     }
   }
 
-  private reject(session: ClientSession, id: number | undefined, code: string, message: string): void {
+  private reject(session: ClientSocket, id: number | undefined, code: string, message: string): void {
     session.invalidMessages++;
     this.send(session, id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message });
     if (session.invalidMessages > this.options.invalidMessagesMax) {
@@ -230,7 +220,7 @@ export class ClientHub {
   }
 
   private subscribe(
-    session: ClientSession,
+    session: ClientSocket,
     topics: string[],
     resume: { epoch: string; seq: number } | undefined,
     id: number | undefined,
@@ -265,7 +255,7 @@ export class ClientHub {
     this.options.log('client.subscribed', { client: session.client, topics: topics.length, mode: missed ? 'resumed' : 'snapshot', missed: missed?.length ?? 0 });
   }
 
-  private sendWelcome(session: ClientSession): void {
+  private sendWelcome(session: ClientSocket): void {
     const { replica } = this.options;
     this.send(session, {
       type: 'welcome',
@@ -345,12 +335,11 @@ export class ClientHub {
     return sent;
   }
 
-  send(session: ClientSession, message: ServerMessage): void {
+  send(session: ClientSocket, message: ServerMessage): void {
     this.sendFrame(session, JSON.stringify(message));
   }
 
-  private sendFrame(session: ClientSession, frame: string | WireFrame): void {
-    const socket = session.socket;
+  private sendFrame(socket: ClientSocket, frame: string | WireFrame): void {
     if (socket.readyState !== 1) return;
     const raw = typeof frame === 'string' ? undefined : rawSocketOf(socket);
     // A client that does not read must not make the node's memory grow: past the
@@ -359,8 +348,8 @@ export class ClientHub {
     // sender queues, which is nothing without an extension.)
     const bufferedBytes = raw === undefined ? socket.bufferedAmount : raw.writableLength;
     if (bufferedBytes > this.maxBufferedBytes) {
-      this.options.log('client.closed', { client: session.client, reason: 'slow consumer', bufferedBytes });
-      this.remove(session);
+      this.options.log('client.closed', { client: socket.client, reason: 'slow consumer', bufferedBytes });
+      this.remove(socket);
       socket.close(CloseCode.slowConsumer, 'slow consumer: outbound queue full');
       return;
     }
@@ -380,11 +369,11 @@ export class ClientHub {
       if (!session.alive) {
         this.options.log('client.closed', { client: session.client, reason: 'heartbeat timeout' });
         this.remove(session);
-        session.socket.terminate();
+        session.terminate();
         continue;
       }
       session.alive = false;
-      session.socket.ping();
+      session.ping();
     }
   }
 
@@ -396,11 +385,11 @@ export class ClientHub {
    */
   private sweepBuffers(): void {
     let totalBytes = 0;
-    for (const session of this.sessions) totalBytes += session.socket.bufferedAmount;
+    for (const session of this.sessions) totalBytes += session.bufferedAmount;
     if (totalBytes <= this.options.totalBufferedBytesMax) return;
     const targetBytes = this.options.totalBufferedBytesMax / 2;
     const largestFirst = [...this.sessions]
-      .map((session) => ({ session, bytes: session.socket.bufferedAmount }))
+      .map((session) => ({ session, bytes: session.bufferedAmount }))
       .sort((a, b) => b.bytes - a.bytes);
     let closed = 0;
     for (const { session, bytes } of largestFirst) {
@@ -417,7 +406,7 @@ export class ClientHub {
   closeAll(code: number = CloseCode.goingAway, reason = 'node shutting down'): void {
     clearInterval(this.heartbeat);
     clearInterval(this.bufferSweep);
-    for (const session of this.sessions) session.socket.close(code, reason);
+    for (const session of this.sessions) session.close(code, reason);
   }
 }
 
@@ -457,7 +446,7 @@ class WireFrame {
  * queues, so raw frames and ws's own frames (pings, closes, single messages) leave
  * in the order they were written.
  */
-function rawSocketOf(socket: WebSocket): Socket | undefined {
+function rawSocketOf(socket: ClientSocket): Socket | undefined {
   const internal = socket as unknown as { _socket?: Socket | null; _extensions?: Record<string, unknown> };
   // permessage-deflate is the only extension ws knows; reading it does not allocate as `extensions` does.
   return internal._socket && internal._extensions && internal._extensions['permessage-deflate'] === undefined ? internal._socket : undefined;

@@ -1,4 +1,6 @@
 import websocket from '@fastify/websocket';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { medalTopic, scoreTopic, type Change } from '../../shared/board.js';
 import {
@@ -19,6 +21,7 @@ import { routeUpgrades, type UpgradeRouter } from '../upgrade-router.js';
 import type { Log } from '../log.js';
 import { BoardReplica } from './board-replica.js';
 import { ClientHub, type TicketKind } from './client-hub.js';
+import { ClientSocket } from './client-socket.js';
 import { StoreClient } from './store-client.js';
 
 // A frontend node's HTTP and WebSocket face: browser sessions with push, the pull
@@ -83,6 +86,10 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
   const { log } = options;
   const replica = new BoardReplica(options.historyLimit ?? 10_000);
   const onTicket = options.onTicket ?? (() => {});
+  const limits = new ConnectionLimits({
+    ...(options.clientsPerAddressMax === undefined ? {} : { perAddressMax: options.clientsPerAddressMax }),
+    ...(options.clientsMax === undefined ? {} : { totalMax: options.clientsMax }),
+  });
   const hub = new ClientHub({
     nodeId: options.id,
     replica,
@@ -95,6 +102,10 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     clusterState: options.clusterState ?? (() => ({ via: options.id, atMs: options.now(), members: {}, stale: [] })),
     ...(options.maxClientBufferedBytes === undefined ? {} : { maxBufferedBytes: options.maxClientBufferedBytes }),
     ...(options.clientMessagesPerS === undefined ? {} : { messagesPerS: options.clientMessagesPerS }),
+    onSocketClosed: (session) => {
+      limits.release(session.address);
+      log('client.disconnected', { client: session.client, clients: hub.clientCount });
+    },
   });
   const storeClient = new StoreClient({
     nodeId: options.id,
@@ -114,10 +125,6 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     },
   });
 
-  const limits = new ConnectionLimits({
-    ...(options.clientsPerAddressMax === undefined ? {} : { perAddressMax: options.clientsPerAddressMax }),
-    ...(options.clientsMax === undefined ? {} : { totalMax: options.clientsMax }),
-  });
   const refusals = new RefusalLog(log, options.monotonicMs);
 
   const app = Fastify({
@@ -131,7 +138,8 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
   app.removeContentTypeParser('text/plain');
   const upgrades = routeUpgrades(app.server);
   await app.register(websocket, {
-    // The plugin's default answer to a socket 'error' is terminate(). For a protocol
+    // Errors of sockets the hub has not adopted (refused ones; an adopted socket's errors
+    // go to the hub) and of a handler that threw. The plugin's default is terminate(). For a protocol
     // violation ws has already sent the close frame that says why (1007 bad UTF-8, 1009
     // too big, 1008 too many fragments, 1002 bad framing) and ended its side; cutting the
     // connection at once would reset it under that frame and the page would see 1006.
@@ -151,6 +159,9 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
       maxFragments: CLIENT_FRAGMENTS_MAX,
       perMessageDeflate: false,
       clientTracking: false,
+      // The page's state lives on its socket (server/node/client-socket.ts). The cast: the
+      // plugin's types ask for ws's class with its namespace, ws itself for a subclass.
+      WebSocket: ClientSocket as never,
       server: upgrades.fallback as never,
     },
   });
@@ -224,10 +235,15 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
         setTimeout(() => socket.terminate(), CLIENT_CLOSE_GRACE_MS).unref();
         return;
       }
-      socket.once('close', admission.release);
-      const session = hub.accept(socket, request.ip);
+      // @fastify/websocket keeps the upgrade's request and reply alive for as long as the
+      // socket lives (its 'error' listener closes over them, and the reply it made holds
+      // the TCP socket as its _httpMessage): some 2.5 KB per connection that is never read
+      // again. The hub's own listener takes over errors.
+      socket.removeAllListeners('error');
+      const tcp = request.raw.socket as (Socket & { _httpMessage?: ServerResponse | null }) | undefined;
+      if (tcp?._httpMessage) tcp._httpMessage.detachSocket(tcp);
+      const session = hub.accept(socket as ClientSocket, request.ip);
       log('client.connected', { client: session.client, address: request.ip, clients: hub.clientCount });
-      socket.on('close', () => log('client.disconnected', { client: session.client, clients: hub.clientCount }));
     },
   );
 

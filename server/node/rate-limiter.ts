@@ -1,28 +1,54 @@
-// A token bucket per connection: `ratePerS` tokens a second, at most `burst` saved
-// up. Pure: the caller passes the time, so that tests need no timers.
+// Token buckets: `ratePerS` tokens a second, at most `burst` saved up. Pure: the caller
+// passes the time, so that tests need no timers.
+//
+// A node holds one bucket per WebSocket, tens of thousands of them: the rule
+// (TokenBucketRule) is shared and each connection carries only its two numbers
+// (BucketState), on the object it already has.
 
-export class TokenBucket {
-  private tokens: number;
-  private lastMs: number;
+export interface BucketState {
+  tokens: number;
+  /** The latest time the bucket was filled up to. */
+  tokensAtMs: number;
+}
 
+export class TokenBucketRule {
   constructor(
-    private readonly ratePerS: number,
-    private readonly burst: number,
-    nowMs: number,
+    readonly ratePerS: number,
+    readonly burst: number,
   ) {
     if (!(ratePerS > 0) || !(burst >= 1)) throw new RangeError('TokenBucket needs ratePerS > 0 and burst >= 1');
-    this.tokens = burst;
-    this.lastMs = nowMs;
+  }
+
+  /** A full bucket. */
+  start(state: BucketState, nowMs: number): void {
+    state.tokens = this.burst;
+    state.tokensAtMs = nowMs;
+  }
+
+  /** Takes one token from the state if there is one. */
+  take(state: BucketState, nowMs: number): boolean {
+    // A clock that went backwards credits nothing, and the time is not counted twice later.
+    const elapsedMs = Math.max(0, nowMs - state.tokensAtMs);
+    state.tokensAtMs = Math.max(state.tokensAtMs, nowMs);
+    state.tokens = Math.min(this.burst, state.tokens + (elapsedMs * this.ratePerS) / 1000);
+    if (state.tokens < 1) return false;
+    state.tokens -= 1;
+    return true;
+  }
+}
+
+/** One bucket with its own rule and state. */
+export class TokenBucket {
+  private readonly rule: TokenBucketRule;
+  private readonly state: BucketState = { tokens: 0, tokensAtMs: 0 };
+
+  constructor(ratePerS: number, burst: number, nowMs: number) {
+    this.rule = new TokenBucketRule(ratePerS, burst);
+    this.rule.start(this.state, nowMs);
   }
 
   /** Takes one token if there is one. */
   take(nowMs: number): boolean {
-    // A clock that went backwards credits nothing, and the time is not counted twice later.
-    const elapsedMs = Math.max(0, nowMs - this.lastMs);
-    this.lastMs = Math.max(this.lastMs, nowMs);
-    this.tokens = Math.min(this.burst, this.tokens + (elapsedMs * this.ratePerS) / 1000);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return this.rule.take(this.state, nowMs);
   }
 }
