@@ -272,7 +272,7 @@ export class ClientHub implements ClientSocketOwner {
 
   /**
    * Notes a change about to be published, for the cluster view: its latency from the
-   * accepting node's stamp to this push (both synchronised clocks) and how many frames
+   * store's commit stamp to this push (both synchronised clocks) and how many frames
    * it makes. Kept out of publish() so that the fan-out loop stays bare.
    */
   notePublish(change: Change): void {
@@ -312,6 +312,15 @@ export class ClientHub implements ClientSocketOwner {
     if (!subscribers || subscribers.size === 0) return;
     const frame = new WireFrame(JSON.stringify({ type: 'change', epoch: this.options.replica.epoch, change }));
     for (const session of subscribers) this.sendFrame(session, frame);
+  }
+
+  /**
+   * Runs `then` once everything published so far has been handed to the sockets: the
+   * sockets corked in this turn are uncorked by an immediate scheduled at the first cork,
+   * and immediates run in the order they were scheduled.
+   */
+  afterFlush(then: () => void): void {
+    setImmediate(then);
   }
 
   /** Sends a message to every subscriber of a topic (raffle, cluster). */

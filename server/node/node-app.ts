@@ -107,6 +107,7 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
       log('client.disconnected', { client: session.client, clients: hub.clientCount });
     },
   });
+  let pushedReportScheduled = false;
   const storeClient = new StoreClient({
     nodeId: options.id,
     incarnation: options.incarnation,
@@ -116,6 +117,17 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     onChange: (change: Change) => {
       hub.notePublish(change);
       hub.publish(change);
+    },
+    // The store paces its commits by the nodes' pushes: once this turn's changes have
+    // been handed to the pages' sockets, say how far the push has gone (one message per
+    // batch of changes, not per change).
+    onChangesApplied: () => {
+      if (pushedReportScheduled) return;
+      pushedReportScheduled = true;
+      hub.afterFlush(() => {
+        pushedReportScheduled = false;
+        options.sendToStore({ type: 'store.pushed', seq: replica.seq });
+      });
     },
     onSnapshot: () => {
       log('node.snapshot-loaded', { seq: replica.seq, epoch: replica.epoch, clients: hub.clientCount });
@@ -303,7 +315,7 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     const body = request.body as MedalAwardBody;
     const delta = body.delta ?? 1;
     if (delta === 0) throw Errors.badBody('body/delta must not be 0');
-    const change = await storeClient.write({ kind: 'medal', team, medal: body.medal, delta }, options.now());
+    const change = await storeClient.write({ kind: 'medal', team, medal: body.medal, delta });
     log('write.accepted', { seq: change.seq, kind: 'medal', team, medal: body.medal, delta });
     return { ok: true, seq: change.seq, change };
   });
@@ -315,7 +327,7 @@ export async function buildNodeApp(options: NodeAppOptions): Promise<NodeApp> {
     for (const team of Object.keys(body.scores)) {
       if (!replica.catalog.teams.includes(team)) throw Errors.unknownTeam(team);
     }
-    const change = await storeClient.write({ kind: 'score', event, scores: body.scores }, options.now());
+    const change = await storeClient.write({ kind: 'score', event, scores: body.scores });
     log('write.accepted', { seq: change.seq, kind: 'score', scoreEvent: event, teams: Object.keys(body.scores).length });
     return { ok: true, seq: change.seq, change };
   });

@@ -24,6 +24,8 @@ export interface StoreClientOptions {
   onChange: (change: Change) => void;
   /** Called after the replica was replaced by a snapshot. */
   onSnapshot: () => void;
+  /** Called after each message of the change stream was applied (its changes were passed to onChange). */
+  onChangesApplied?: () => void;
   writeTimeoutMs?: number;
   /** How long a write waits for a link that is down before 503. */
   linkDownWaitMs?: number;
@@ -79,11 +81,12 @@ export class StoreClient {
   }
 
   /**
-   * Sends a write; resolves with the committed change. Pending writes survive a
+   * Sends a write; resolves with the committed change, which the store stamped with its
+   * synchronised clock when it committed it. Pending writes survive a
    * store restart: they are resent with the same write id when the link is back,
    * and the store answers a write id it has seen with the change it already made.
    */
-  write(write: Write, updatedAt: number): Promise<Change> {
+  write(write: Write): Promise<Change> {
     if (this.pending.size >= this.maxPendingWrites) {
       return Promise.reject(Errors.storeUnavailable('too many writes waiting for the store'));
     }
@@ -93,7 +96,6 @@ export class StoreClient {
       requestId,
       writeId: `${this.options.nodeId}:${this.options.incarnation}:${requestId}`,
       write,
-      updatedAt,
     };
     // With the link down (the store restarting, or the link reconnecting), the write
     // waits a little for it: it is sent as soon as the link is back. A store that stays
@@ -145,6 +147,7 @@ export class StoreClient {
           this.syncing = false;
           log('store.live', { seq: replica.seq });
         }
+        this.options.onChangesApplied?.();
         return;
       }
       case 'store.write-result': {
@@ -158,6 +161,7 @@ export class StoreClient {
       }
       case 'store.write':
       case 'store.sync':
+      case 'store.pushed':
         log('store.unexpected', { type: message.type });
         return;
     }

@@ -34,6 +34,7 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
     log,
     send: (node, message) => mesh.send(node, message),
     broadcast: (message) => mesh.broadcast(message, (peer) => nodeIds.has(peer)),
+    now: () => clock.nowMs(),
   });
   // When the store leads, it installs the multicast's views among the nodes (it holds no
   // tickets itself: the coordinator role needs none).
@@ -70,7 +71,10 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
     else runtime.receive(peer, message);
   });
   mesh.on('up', (peer) => log('peer.up', { peer }));
-  mesh.on('down', (peer, reason) => log('peer.down', { peer, reason }));
+  mesh.on('down', (peer, reason) => {
+    log('peer.down', { peer, reason });
+    if (nodeIds.has(peer)) service.linkDown(peer);
+  });
 
   const app = Fastify({ ...httpServerOptions, bodyLimit: 1024 });
   installErrorHandler(app, log);
@@ -80,6 +84,8 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
     epoch: store.epoch,
     seq: store.seq,
     writesCommitted: service.writesCommitted,
+    // Commits wait for the nodes' pushes (server/store/commit-pacer.ts).
+    pacing: { ...service.pacer.status(), queuedWrites: service.queuedWrites },
     links: mesh.links(),
     member: runtime.status(),
   }));
@@ -112,8 +118,11 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
   mesh.start();
   runtime.start();
   board.start();
-  // The store stamps nothing, but its clock is one of the ensemble: it may step once at start.
-  void runtime.waitForFirstSync(3000).then(() => clock.markServing());
+  // The store stamps every change at its commit: its clock is one of the ensemble and may step once at start.
+  void runtime.waitForFirstSync(3000).then(() => {
+    clock.markServing();
+    service.clockReady();
+  });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;
@@ -123,6 +132,7 @@ export async function startStore(config: StoreConfig, log: Log): Promise<Running
     async close() {
       board.stop();
       runtime.close();
+      service.close();
       await mesh.close();
       await app.close();
       store.close();

@@ -1,13 +1,17 @@
 import type { Change } from '../../shared/board.js';
-import type { StoreMessage } from '../../shared/peer/store.js';
+import type { StoreMessage, StoreWriteMessage } from '../../shared/peer/store.js';
 import { CHANGES_PER_MESSAGE_MAX } from '../../shared/peer/store.js';
 import { OlympixError } from '../errors.js';
 import type { Log } from '../log.js';
+import { CommitPacer } from './commit-pacer.js';
 import type { SqliteStore } from './sqlite-store.js';
 
 // The store's side of its links to the nodes: commits writes, answers each with its
 // result, and streams every committed change to every node in sequence order. The
 // database calls are synchronous, so a catch-up and the live stream never interleave.
+// Commits are paced by the nodes' pushes (CommitPacer): writes that arrive while a
+// push is in flight wait here, then are committed one after the other and sent to the
+// nodes in one message.
 
 export interface StoreServiceOptions {
   store: SqliteStore;
@@ -18,21 +22,64 @@ export interface StoreServiceOptions {
   broadcast: (message: StoreMessage) => void;
   /** Past this many missed changes a node gets a snapshot instead of the changes. */
   catchUpLimit?: number;
+  /** The store's synchronised clock, ms since the Unix epoch: every change's "last updated at", stamped at its commit. */
+  now: () => number;
+  /** Paces the commits by the nodes' pushes; default a CommitPacer with its defaults. */
+  pacer?: CommitPacer;
+}
+
+interface QueuedWrite {
+  node: string;
+  message: StoreWriteMessage;
+  queuedAtMs: number;
 }
 
 export class StoreService {
   private readonly catchUpLimit: number;
+  readonly pacer: CommitPacer;
+  private readonly queue: QueuedWrite[] = [];
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** Writes wait until the store's clock is synchronised (at most a few seconds after start): it stamps them. */
+  private clockSynchronised = false;
   writesCommitted = 0;
   writesRefused = 0;
 
   constructor(private readonly options: StoreServiceOptions) {
     this.catchUpLimit = options.catchUpLimit ?? 5000;
+    this.pacer = options.pacer ?? new CommitPacer();
+    this.pacer.committed(options.store.seq);
+  }
+
+  /** Writes waiting for the nodes' pushes. */
+  get queuedWrites(): number {
+    return this.queue.length;
+  }
+
+  /** The store's clock has been synchronised (or given up on): writes may be stamped. */
+  clockReady(): void {
+    this.clockSynchronised = true;
+    this.drain();
+  }
+
+  /** A node's link went down: it no longer paces the commits (until it reports again). */
+  linkDown(node: string): void {
+    this.pacer.linkDown(node);
+    this.drain();
+  }
+
+  close(): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
   }
 
   receive(node: string, message: StoreMessage): void {
     switch (message.type) {
       case 'store.write':
-        return this.write(node, message);
+        this.queue.push({ node, message, queuedAtMs: performance.now() });
+        return this.drain();
+      case 'store.pushed':
+        this.pacer.pushed(node, message.seq);
+        return this.drain();
       case 'store.sync':
         return this.sync(node, message.epoch, message.seq);
       case 'store.raffle-entry': {
@@ -52,33 +99,63 @@ export class StoreService {
     }
   }
 
-  private write(node: string, message: Extract<StoreMessage, { type: 'store.write' }>): void {
-    const { store, log, send, broadcast } = this.options;
+  /** Commits the waiting writes if the nodes have pushed everything before them; else waits, at most the pacer's hold. */
+  private drain(): void {
+    if (this.queue.length === 0 || !this.clockSynchronised) return;
+    if (!this.pacer.open()) {
+      this.holdTimer ??= setTimeout(() => this.holdExpired(), this.pacer.holdMaxMs);
+      return;
+    }
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const writes = this.queue.splice(0);
+    const committed: Change[] = [];
+    const results = writes.map((queued) => this.commit(queued, committed));
+    const { store, broadcast, send } = this.options;
+    // One message for the lot (pages if it is large): each node pushes them to a page in one write.
+    for (const page of pagesOf(committed, CATCH_UP_PAGE_BYTES_MAX)) {
+      if (page.length > 0) broadcast({ type: 'store.changes', epoch: store.epoch, changes: page, live: true });
+    }
+    this.pacer.committed(store.seq);
+    writes.forEach((queued, i) => send(queued.node, results[i]!));
+  }
+
+  private holdExpired(): void {
+    this.holdTimer = undefined;
+    const late = this.pacer.holdExpired();
+    if (late.length > 0) this.options.log('store.push-lagging', { nodes: late, heldMs: this.pacer.holdMaxMs, writes: this.queue.length });
+    this.drain();
+  }
+
+  /** Commits one write, stamped with the store's synchronised clock; returns its answer. */
+  private commit(queued: QueuedWrite, committed: Change[]): StoreMessage {
+    const { store, log } = this.options;
+    const { node, message } = queued;
     let result;
     try {
-      result = store.write(message.writeId, message.write, message.updatedAt, node);
+      result = store.write(message.writeId, message.write, this.options.now(), node);
     } catch (error) {
       this.writesRefused++;
       const known = error instanceof OlympixError;
       if (!known) log('store.write-failed', { from: node, error: String(error) });
-      send(node, {
+      return {
         type: 'store.write-result',
         requestId: message.requestId,
         ok: false,
         code: known ? error.code : 'OLX_STORE_FAILED',
         message: known ? error.message : 'the store could not commit the write',
-      });
-      return;
+      };
     }
     const { change, duplicate } = result;
+    const heldMs = Math.round(performance.now() - queued.queuedAtMs);
     if (!duplicate) {
       this.writesCommitted++;
-      log('store.write-committed', { seq: change.seq, kind: change.kind, from: node });
-      broadcast({ type: 'store.changes', epoch: store.epoch, changes: [change], live: true });
+      committed.push(change);
+      log('store.write-committed', { seq: change.seq, kind: change.kind, from: node, heldMs });
     } else {
       log('store.write-duplicate', { seq: change.seq, from: node, writeId: message.writeId });
     }
-    send(node, { type: 'store.write-result', requestId: message.requestId, ok: true, change });
+    return { type: 'store.write-result', requestId: message.requestId, ok: true, change };
   }
 
   private sync(node: string, epoch: string | null, seq: number): void {

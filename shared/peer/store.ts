@@ -32,8 +32,6 @@ export const StoreWriteMessage = Type.Object(
     /** Unique per write: a node that resends after a lost link gets the first result, not a second change. */
     writeId: Type.String({ minLength: 1, maxLength: 128 }),
     write: Write,
-    /** The accepting node's synchronised clock: the "last updated at" of the change. */
-    updatedAt: Type.Number({ minimum: 0 }),
   },
   { additionalProperties: false },
 );
@@ -73,6 +71,15 @@ export const StoreChangesMessage = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A node reports how far its push has gone: every change up to `seq` has been handed
+ * to its pages' sockets. The store paces its commits by these (server/store/commit-pacer.ts).
+ */
+export const StorePushedMessage = Type.Object(
+  { type: Type.Literal('store.pushed'), seq: Seq },
+  { additionalProperties: false },
+);
+
 /** A node reports a raffle entry it delivered; every node reports every entry, and they must agree. */
 export const StoreRaffleEntryMessage = Type.Object(
   { type: Type.Literal('store.raffle-entry'), generation: Type.String({ minLength: 1, maxLength: 64 }), round: Type.Integer({ minimum: 0 }), entry: RaffleEntry },
@@ -92,9 +99,11 @@ export const StoreMessage = Type.Union([
   StoreSyncMessage,
   StoreSnapshotMessage,
   StoreChangesMessage,
+  StorePushedMessage,
 ]);
 export type StoreMessage = Static<typeof StoreMessage>;
 export type StoreWriteMessage = Static<typeof StoreWriteMessage>;
 export type StoreWriteResultMessage = Static<typeof StoreWriteResultMessage>;
 export type StoreSnapshotMessage = Static<typeof StoreSnapshotMessage>;
 export type StoreChangesMessage = Static<typeof StoreChangesMessage>;
+export type StorePushedMessage = Static<typeof StorePushedMessage>;

@@ -1,6 +1,8 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { WebSocket } from 'ws';
 import { emptyTally, type BoardData, type Catalog, type Change } from '../../shared/board.js';
 import { CloseCode, type ServerMessage } from '../../shared/client-protocol.js';
@@ -200,7 +202,6 @@ describe('writes', () => {
       requestId: 1,
       writeId: 'node-1:t:1',
       write: { kind: 'medal', team: 'Gaul', medal: 'silver', delta: 2 },
-      updatedAt: NOW_MS,
     });
     // A round trip through the app (a read) completes while the write still waits for the store.
     await nodeApp.app.inject({ method: 'GET', url: '/api/health' });
@@ -357,10 +358,10 @@ describe('a node that is not serving yet (clock not synchronised)', () => {
     const response = nodeApp.app.inject({ method: 'POST', url: '/api/medals/Gaul', headers: AUTH, payload: { medal: 'gold' } });
     const outcome = await Promise.race([response.then((answer) => ({ answer })), store.nextWrite().then((write) => ({ write }))]);
     if ('write' in outcome) {
-      const change: Change = { kind: 'medal', seq: 1, team: 'Gaul', medal: 'gold', count: 1, delta: 1, updatedAt: outcome.write.updatedAt, node: 'node-1' };
+      const change: Change = { kind: 'medal', seq: 1, team: 'Gaul', medal: 'gold', count: 1, delta: 1, updatedAt: NOW_MS, node: 'node-1' };
       nodeApp.storeClient.receive({ type: 'store.write-result', requestId: outcome.write.requestId, ok: true, change });
       await response;
-      assert.fail(`the write was sent to the store, stamped ${outcome.write.updatedAt} by a clock that is not synchronised`);
+      assert.fail('the write was sent to the store by a node that does not serve');
     }
     assert.equal(outcome.answer.statusCode, 503);
   });
@@ -532,6 +533,26 @@ describe('WebSocket sessions', () => {
     await expectNothingMore(luge.ws, luge.inbox, 2);
   });
 
+  test('once a batch of changes is handed to the sockets, the node tells the store how far its push got, once per batch', async (t) => {
+    // Checks store.pushed (the store paces its commits by it): sent after the batch's frames, with the last seq, one per batch.
+    const started = await start(t);
+    const { nodeApp, store } = started;
+    const luge = await connect(started);
+    await luge.inbox.expect('welcome');
+    send(luge.ws, { type: 'subscribe', topics: ['score:Luge'] });
+    await luge.inbox.expect('subscribed');
+    await luge.inbox.expect('snapshot');
+    const pushed = () => store.messages.filter((message) => message.type === 'store.pushed');
+    const before = pushed().length;
+    nodeApp.storeClient.receive({ type: 'store.changes', epoch: 'e1', changes: [scoreChange(1, 'Luge', { Gaul: 60 }), scoreChange(2, 'Luge', { Rome: 61 })], live: true });
+    nodeApp.storeClient.receive({ type: 'store.changes', epoch: 'e1', changes: [medalChange(3, 'Gaul', 1)], live: true });
+    assert.equal(pushed().length, before, 'not before the frames are handed to the sockets');
+    await until(() => pushed().length > before, 'the push report');
+    assert.deepEqual(pushed().slice(before), [{ type: 'store.pushed', seq: 3 }]);
+    assert.equal((await luge.inbox.expect('change')).change.seq, 1);
+    assert.equal((await luge.inbox.expect('change')).change.seq, 2);
+  });
+
   test('resume with the same epoch gets resumed and exactly the missed changes on its topics', async (t) => {
     // Checks a client that saw seq 1 and comes back after 2..5 were applied: it gets 3 and 5 (its topics), then nothing.
     const started = await start(t);
@@ -643,6 +664,30 @@ describe('WebSocket sessions', () => {
       assert.equal(error.code, 'OLX_BAD_MESSAGE');
       assert.ok(error.message.includes(field), `"${error.message}" should name ${field}`);
     }
+  });
+
+  test('an open WebSocket does not keep its upgrade request, reply or response alive', async (t) => {
+    // Checks that the upgrade's IncomingMessage is collected while the socket stays open:
+    // @fastify/websocket would keep it (and its fastify request, reply and ServerResponse,
+    // some 2.5 KB per connection) for the socket's whole life.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const upgrades: Array<WeakRef<IncomingMessage>> = [];
+    const started = await start(t, {
+      routes: (app) => app.addHook('onRequest', async (request) => void (request.raw.headers.upgrade && upgrades.push(new WeakRef(request.raw)))),
+    });
+    const { ws, inbox } = await connectOverLoopback(started, { origin: ALLOWED_ORIGIN });
+    await inbox.expect('welcome');
+    send(ws, { type: 'subscribe', topics: ['score:Luge'] });
+    await inbox.expect('subscribed');
+    await inbox.expect('snapshot');
+    assert.equal(upgrades.length, 1);
+    for (let round = 0; round < 5 && upgrades[0]!.deref() !== undefined; round++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    assert.equal(upgrades[0]!.deref(), undefined, 'the upgrade request is still reachable');
+    assert.equal(started.nodeApp.hub.clientCount, 1, 'while the socket is open');
   });
 
   test('a page from another origin cannot open a WebSocket; one from the allowed origin can', async (t) => {
