@@ -26,8 +26,9 @@ import { renderTable, type Cell } from './lib/table.js';
 // write's acceptance, both on CLOCK_MONOTONIC (process.hrtime.bigint(), one clock for
 // every process of the machine). The write's HTTP answer is matched to the receipts
 // by its seq, and it carries the acceptance: change.updatedAt, which the server
-// stamped with its clock when it accepted the write (olympix: the node, before it
-// forwards the write to the store); /api/health reports that clock and
+// stamped with its clock when it accepted the write (olympix: the store, when it
+// commits the write, which it does once the nodes have pushed the changes before it:
+// server/store/commit-pacer.ts); /api/health reports that clock and
 // CLOCK_MONOTONIC read at the same instant, so updatedAt maps exactly onto the
 // monotonic clock (read before and after each phase; the table says if it moved).
 // Why not the answer's arrival: the servers answer after or during their own
@@ -252,6 +253,8 @@ interface ServerUnderTest {
   target: LoadTarget;
   /** Write endpoints, used in turn. */
   writeOrigins: string[];
+  /** The process whose clock stamps the writes (olympix: the store, at the commit): its /api/health reports that clock. */
+  stampClockUrl: string;
   token: string;
   clients(): Promise<number>;
   stop(): Promise<void>;
@@ -283,6 +286,7 @@ async function startOlympix(options: Options): Promise<ServerUnderTest> {
     auxPids: { store: harness.pid('store')!, dispatcher: harness.pid('dispatcher')! },
     target: { kind: 'olympix', dispatcherUrl: harness.dispatcherUrl, topic: TOPIC },
     writeOrigins: nodes.map((node) => node.http),
+    stampClockUrl: harness.storeUrl,
     token: harness.token,
     async clients() {
       let total = 0;
@@ -306,6 +310,7 @@ async function startReference(kind: 'ws' | 'sio', options: Options): Promise<Ser
     auxPids: {},
     target: { kind, url, topic: TOPIC },
     writeOrigins: [url],
+    stampClockUrl: url,
     token,
     async clients() {
       return ((await getJson(`${url}/api/health`)) as { clients: number }).clients;
@@ -332,7 +337,6 @@ interface WriteResult {
   seq: number;
   sentNs: number;
   answeredNs: number;
-  origin: string;
   /** The server's acceptance stamp (change.updatedAt), on its clock, ms. */
   updatedAtMs: number;
 }
@@ -355,7 +359,7 @@ function postWrite(agent: Agent, origin: string, token: string, body: unknown): 
           const text = Buffer.concat(chunks).toString('utf8');
           if (response.statusCode !== 200) return reject(new Error(`write refused: HTTP ${response.statusCode} ${text}`));
           const body = JSON.parse(text) as { seq: number; change: { updatedAt: number } };
-          resolve({ seq: body.seq, sentNs, answeredNs, origin, updatedAtMs: body.change.updatedAt });
+          resolve({ seq: body.seq, sentNs, answeredNs, updatedAtMs: body.change.updatedAt });
         });
       },
     );
@@ -385,19 +389,16 @@ async function warmWriters(agent: Agent, origins: string[], perOrigin: number): 
 }
 
 /**
- * Per write endpoint: its clock (the one that stamps updatedAt) minus CLOCK_MONOTONIC,
- * in ms, both read by the server at the same instant (olympix: member.clock in a
- * node's /api/health; the references report the same).
+ * The stamping clock (the one that writes updatedAt) minus CLOCK_MONOTONIC, in ms,
+ * both read by that process at the same instant (olympix: member.clock in the store's
+ * /api/health, since the store stamps each write when it commits it; the references
+ * report the same).
  */
-async function clockOffsetsMs(server: ServerUnderTest): Promise<Map<string, number>> {
-  const offsets = new Map<string, number>();
-  for (const origin of server.writeOrigins) {
-    const health = (await getJson(`${origin}/api/health`)) as { member?: { clock?: ClockReading }; clock?: ClockReading };
-    const clock = health.member?.clock ?? health.clock;
-    if (!clock) throw new Error(`${origin}/api/health reports no clock: cannot map acceptance stamps`);
-    offsets.set(origin, clock.nowMs - clock.monotonicMs);
-  }
-  return offsets;
+async function clockOffsetMs(server: ServerUnderTest): Promise<number> {
+  const health = (await getJson(`${server.stampClockUrl}/api/health`)) as { member?: { clock?: ClockReading }; clock?: ClockReading };
+  const clock = health.member?.clock ?? health.clock;
+  if (!clock) throw new Error(`${server.stampClockUrl}/api/health reports no clock: cannot map acceptance stamps`);
+  return clock.nowMs - clock.monotonicMs;
 }
 
 interface ClockReading {
@@ -465,7 +466,7 @@ async function runPhase(
   writeCount = options.writes,
 ): Promise<PhaseResult> {
   await warmWriters(agent, server.writeOrigins, writeCount);
-  const offsetsBeforeMs = await clockOffsetsMs(server);
+  const offsetBeforeMs = await clockOffsetMs(server);
   for (const load of loads) {
     load.discard('complete');
     load.send({ type: 'arm', expected: writeCount });
@@ -499,13 +500,10 @@ async function runPhase(
     const base = Math.min(...writes.map((write) => write.sentNs));
     process.stderr.write(`\n${phase}: ${writes.map((write) => `${write.seq}@${((write.sentNs - base) / 1e6).toFixed(0)}+${((write.answeredNs - write.sentNs) / 1e6).toFixed(0)}`).join(' ')}\n`);
   }
-  const offsetsAfterMs = await clockOffsetsMs(server);
-  let clockMovedMs = 0;
-  for (const [origin, before] of offsetsBeforeMs) clockMovedMs = Math.max(clockMovedMs, Math.abs(offsetsAfterMs.get(origin)! - before));
-  const writeStamps: WriteStamp[] = writes.map((write) => {
-    const offsetMs = (offsetsBeforeMs.get(write.origin)! + offsetsAfterMs.get(write.origin)!) / 2;
-    return { seq: write.seq, sentNs: write.sentNs, acceptedNs: (write.updatedAtMs - offsetMs) * 1e6 };
-  });
+  const offsetAfterMs = await clockOffsetMs(server);
+  const clockMovedMs = Math.abs(offsetAfterMs - offsetBeforeMs);
+  const offsetMs = (offsetBeforeMs + offsetAfterMs) / 2;
+  const writeStamps: WriteStamp[] = writes.map((write) => ({ seq: write.seq, sentNs: write.sentNs, acceptedNs: (write.updatedAtMs - offsetMs) * 1e6 }));
   for (const load of loads) load.send({ type: 'report', writes: writeStamps });
   const reports: LoadReport[] = [];
   for (const load of loads) reports.push(await load.next('report', 60_000));

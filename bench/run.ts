@@ -3,7 +3,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // npm run bench -- <name> [flags]: runs bench/<name>.ts, a module that exports
 // `async function run(args: string[]): Promise<void>`. A bench's name is one word
-// (fanout, election, clock, multicast, chaos); files with a hyphen in their name
+// (fanout, memory, election, clock, multicast, store, chaos); files with a hyphen in their name
 // (fanout-load.ts, reference-ws-server.ts) and bench/lib/ are its helpers.
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
