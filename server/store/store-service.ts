@@ -101,23 +101,25 @@ export class StoreService {
 
   /** Commits the waiting writes if the nodes have pushed everything before them; else waits, at most the pacer's hold. */
   private drain(): void {
-    if (this.queue.length === 0 || !this.clockSynchronised) return;
-    if (!this.pacer.open()) {
-      this.holdTimer ??= setTimeout(() => this.holdExpired(), this.pacer.holdMaxMs);
-      return;
+    while (this.queue.length > 0 && this.clockSynchronised) {
+      if (!this.pacer.open()) {
+        this.holdTimer ??= setTimeout(() => this.holdExpired(), this.pacer.holdMaxMs);
+        return;
+      }
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+      // At most one message's worth at a time: the rest waits for this batch's push.
+      const writes = this.queue.splice(0, CHANGES_PER_MESSAGE_MAX);
+      const committed: Change[] = [];
+      const results = writes.map((queued) => this.commit(queued, committed));
+      const { store, broadcast, send } = this.options;
+      // One message for the lot (pages if it is large): each node pushes them to a page in one write.
+      for (const page of pagesOf(committed, CATCH_UP_PAGE_BYTES_MAX)) {
+        if (page.length > 0) broadcast({ type: 'store.changes', epoch: store.epoch, changes: page, live: true });
+      }
+      this.pacer.committed(store.seq);
+      writes.forEach((queued, i) => send(queued.node, results[i]!));
     }
-    clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
-    const writes = this.queue.splice(0);
-    const committed: Change[] = [];
-    const results = writes.map((queued) => this.commit(queued, committed));
-    const { store, broadcast, send } = this.options;
-    // One message for the lot (pages if it is large): each node pushes them to a page in one write.
-    for (const page of pagesOf(committed, CATCH_UP_PAGE_BYTES_MAX)) {
-      if (page.length > 0) broadcast({ type: 'store.changes', epoch: store.epoch, changes: page, live: true });
-    }
-    this.pacer.committed(store.seq);
-    writes.forEach((queued, i) => send(queued.node, results[i]!));
   }
 
   private holdExpired(): void {

@@ -204,6 +204,30 @@ describe('StoreService paced by the pushes', () => {
     assert.equal(s.store.seq, 2);
   });
 
+  test('a backlog longer than one message goes out a message at a time, each after the push of the one before', (t) => {
+    // Checks 1,500 held writes: 1,000 (the most one store.changes may hold), then, once pushed, the other 500.
+    const s = service(t);
+    s.storeService.receive('node-2', { type: 'store.pushed', seq: 0 });
+    s.write('node-1');
+    for (let i = 0; i < 1500; i++) s.write('node-1');
+    assert.equal(s.store.seq, 1);
+    s.storeService.receive('node-2', { type: 'store.pushed', seq: 1 });
+    assert.deepEqual(s.broadcasts.map((changes) => changes.length), [1, 1000]);
+    assert.equal(s.store.seq, 1001);
+    s.storeService.receive('node-2', { type: 'store.pushed', seq: 1001 });
+    assert.deepEqual(s.broadcasts.map((changes) => changes.length), [1, 1000, 500]);
+    assert.equal(s.results().length, 1501);
+  });
+
+  test('with no node pacing, a backlog still leaves in messages of at most 1,000 changes', (t) => {
+    // Checks 2,500 writes queued before the clock is ready: three messages, all at once.
+    const s = service(t, { clockReady: false });
+    for (let i = 0; i < 2500; i++) s.write('node-1');
+    s.storeService.clockReady();
+    assert.deepEqual(s.broadcasts.map((changes) => changes.length), [1000, 1000, 500]);
+    assert.equal(s.store.seq, 2500);
+  });
+
   test('writes wait for the store clock to be synchronised, since it stamps them', (t) => {
     // Checks clockReady(): nothing is committed before it.
     const s = service(t, { clockReady: false });
