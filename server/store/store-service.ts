@@ -113,8 +113,9 @@ export class StoreService {
       const committed: Change[] = [];
       const results = writes.map((queued) => this.commit(queued, committed));
       const { store, broadcast, send } = this.options;
-      // One message for the lot (pages if it is large): each node pushes them to a page in one write.
-      for (const page of pagesOf(committed, CATCH_UP_PAGE_BYTES_MAX)) {
+      // One message for the lot (pages if it is large): each node pushes them to a page in
+      // one write. A single change needs no measuring: it is a page of its own anyway.
+      for (const page of committed.length <= 1 ? [committed] : pagesOf(committed, CATCH_UP_PAGE_BYTES_MAX)) {
         if (page.length > 0) broadcast({ type: 'store.changes', epoch: store.epoch, changes: page, live: true });
       }
       this.pacer.committed(store.seq);
