@@ -16,7 +16,7 @@ export class TokenBucketRule {
     readonly ratePerS: number,
     readonly burst: number,
   ) {
-    if (!(ratePerS > 0) || !(burst >= 1)) throw new RangeError('TokenBucket needs ratePerS > 0 and burst >= 1');
+    if (!(ratePerS > 0) || !(burst >= 1)) throw new RangeError('a token bucket needs ratePerS > 0 and burst >= 1');
   }
 
   /** A full bucket. */
@@ -34,21 +34,5 @@ export class TokenBucketRule {
     if (state.tokens < 1) return false;
     state.tokens -= 1;
     return true;
-  }
-}
-
-/** One bucket with its own rule and state. */
-export class TokenBucket {
-  private readonly rule: TokenBucketRule;
-  private readonly state: BucketState = { tokens: 0, tokensAtMs: 0 };
-
-  constructor(ratePerS: number, burst: number, nowMs: number) {
-    this.rule = new TokenBucketRule(ratePerS, burst);
-    this.rule.start(this.state, nowMs);
-  }
-
-  /** Takes one token if there is one. */
-  take(nowMs: number): boolean {
-    return this.rule.take(this.state, nowMs);
   }
 }

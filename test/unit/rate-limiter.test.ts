@@ -1,6 +1,19 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TokenBucket } from '../../server/node/rate-limiter.js';
+import { TokenBucketRule, type BucketState } from '../../server/node/rate-limiter.js';
+
+/** A full bucket under a rule, as a node keeps one on each socket. */
+class TokenBucket {
+  private readonly rule: TokenBucketRule;
+  private readonly state: BucketState = { tokens: 0, tokensAtMs: 0 };
+  constructor(ratePerS: number, burst: number, nowMs: number) {
+    this.rule = new TokenBucketRule(ratePerS, burst);
+    this.rule.start(this.state, nowMs);
+  }
+  take(nowMs: number): boolean {
+    return this.rule.take(this.state, nowMs);
+  }
+}
 
 /** Takes at each given time and returns which takes succeeded. */
 function takes(bucket: TokenBucket, timesMs: number[]): boolean[] {
