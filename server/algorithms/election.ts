@@ -476,15 +476,24 @@ export class ElectionMachine implements StateMachine<ElectionMessage, ElectionEv
     answer(true);
   }
 
-  private handleVoteResponse(from: MemberId, term: number, granted: boolean, seq: number): void {
+  /**
+   * A response (to a vote request or a heartbeat) from another term: a newer term makes
+   * this member a follower, an older one is refused. Returns whether it was one.
+   */
+  private answeredFromAnotherTerm(from: MemberId, term: number): boolean {
     if (term > this.currentTerm) {
       this.becomeFollower(term, null);
-      return;
+      return true;
     }
     if (term < this.currentTerm) {
       this.outbox.emit({ type: 'refused', from, reason: 'stale-term' });
-      return;
+      return true;
     }
+    return false;
+  }
+
+  private handleVoteResponse(from: MemberId, term: number, granted: boolean, seq: number): void {
+    if (this.answeredFromAnotherTerm(from, term)) return;
     const campaign = this.campaign;
     if (!granted || this.currentRole !== 'candidate' || campaign === null || campaign.phase !== 'vote') return;
     if (seq < campaign.startTick || seq > this.ticks) return;
@@ -510,14 +519,7 @@ export class ElectionMachine implements StateMachine<ElectionMessage, ElectionEv
   }
 
   private handleHeartbeatAck(from: MemberId, term: number, seq: number, success: boolean): void {
-    if (term > this.currentTerm) {
-      this.becomeFollower(term, null);
-      return;
-    }
-    if (term < this.currentTerm) {
-      this.outbox.emit({ type: 'refused', from, reason: 'stale-term' });
-      return;
-    }
+    if (this.answeredFromAnotherTerm(from, term)) return;
     if (!success || this.currentRole !== 'leader' || seq > this.ticks) return;
     this.acked.set(from, Math.max(this.acked.get(from) ?? seq, seq));
   }
